@@ -1,0 +1,67 @@
+/**
+ * Thread key ↔ Asyntai session_id (DESIGN.md "Sessions"). Entries have no TTL: a conversation
+ * keeps its session across restarts until /reset.
+ */
+import { randomBytes } from 'node:crypto';
+import type { StateStore } from './state-store.js';
+import type { PlatformName } from './types.js';
+
+/** Readable in the Asyntai dashboard: which platform a session came from. */
+const ID_PREFIX: Record<PlatformName, string> = { telegram: 'tg', slack: 'sl', discord: 'dc', shell: 'sh' };
+/** 15 random bytes are exactly 20 base64url characters. */
+const ID_RANDOM_BYTES = 15;
+
+const sessionEntry = (threadKey: string) => `session:${threadKey}`;
+const threadEntry = (sessionId: string) => `thread:${sessionId}`;
+
+/** Thread key → Asyntai session_id, and back (so webhooks can reach the thread). */
+export class SessionMap {
+  constructor(private readonly store: StateStore) {}
+
+  /** The thread's session id, minted once: two concurrent first calls (even on two instances sharing the store) get the same id. */
+  async sessionFor(threadKey: string, platform: PlatformName): Promise<string> {
+    for (;;) {
+      const existing = await this.peek(threadKey);
+      if (existing !== undefined) return existing;
+      const candidate = mintSessionId(platform);
+      if (await this.store.setIfNotExists(sessionEntry(threadKey), candidate)) {
+        await this.store.set(threadEntry(candidate), threadKey);
+        return candidate;
+      }
+      const winner = await this.peek(threadKey);
+      if (winner !== undefined) {
+        // The winner may not have written its reverse entry yet (or died first): writing the same
+        // value again means a webhook for the id we return always finds the thread.
+        await this.store.set(threadEntry(winner), threadKey);
+        return winner;
+      }
+      // The winner's entry vanished between our two calls (deleted): mint again.
+    }
+  }
+
+  /**
+   * Replaces the thread's id with a new one (used by /reset); returns it. The old id keeps its
+   * reverse entry, so a late webhook for the old session still reaches the thread.
+   */
+  async reset(threadKey: string, platform: PlatformName): Promise<string> {
+    const id = mintSessionId(platform);
+    // Reverse first: a crash in between leaves an unused entry rather than an unreachable session.
+    await this.store.set(threadEntry(id), threadKey);
+    await this.store.set(sessionEntry(threadKey), id);
+    return id;
+  }
+
+  /** The thread key a session id belongs to, or undefined. */
+  threadOf(sessionId: string): Promise<string | undefined> {
+    return this.store.get<string>(threadEntry(sessionId));
+  }
+
+  /** The thread's session id without minting one, or undefined. */
+  peek(threadKey: string): Promise<string | undefined> {
+    return this.store.get<string>(sessionEntry(threadKey));
+  }
+}
+
+function mintSessionId(platform: PlatformName): string {
+  return `${ID_PREFIX[platform]}-${randomBytes(ID_RANDOM_BYTES).toString('base64url')}`;
+}

@@ -1,0 +1,220 @@
+/**
+ * The bridge's key-value state (sessions, bindings, dedup marks) on Keyv, behind STORE_URL:
+ * SQLite for one host, Redis for several instances, memory for tests and the shell.
+ *
+ * Keyv has no atomic set-if-absent, so each backend supplies one that writes exactly what
+ * `keyv.set` would (same key, same serialized `{value, expires}` envelope): whatever one path
+ * writes, the other reads.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Keyv } from 'keyv';
+import { KeyvSqlite } from '@keyv/sqlite';
+import KeyvRedis, { createClient, defaultReconnectStrategy } from '@keyv/redis';
+
+/** The narrow state store the core needs (after Vercel Chat SDK's StateAdapter). Values are JSON-serialisable. */
+export interface StateStore {
+  /** The live value under `key`, or undefined when absent or expired. */
+  get<T>(key: string): Promise<T | undefined>;
+  /** Stores `value`, replacing any; `ttlMs` (positive) makes it expire, none keeps it forever. */
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /** Removes `key`; true when there was an entry. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Atomically stores `value` unless the key holds a live value; true when this call stored it.
+   * Atomic across processes on SQLite (same file) and Redis. An expired entry counts as absent.
+   */
+  setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+  /** Releases the connection; further calls fail. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** STORE_URL could not be opened or reached; the message is one line naming the (masked) URL and the reason. */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+}
+
+/** Keys of different deployments sharing one Redis or file stay apart under their namespace. */
+const DEFAULT_NAMESPACE = 'bridge';
+/** How long a SQLite write waits for another connection's lock before failing with SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_TABLE = 'keyv';
+/** A Redis that does not answer within this fails start-up rather than hanging it. */
+const REDIS_CONNECT_TIMEOUT_MS = 3_000;
+
+/**
+ * Stores `serialized` under the backend-level `key` unless a live entry is there; true when it
+ * did. Called with what Keyv would pass to its adapter's `set`.
+ */
+type InsertIfAbsent = (key: string, serialized: string, ttlMs: number | undefined) => Promise<boolean>;
+
+/**
+ * Opens the store named by STORE_URL: `sqlite://relative/or/absolute/path.sqlite` (parent folder
+ * created), `memory://`, `redis://host:port[/db]` / `rediss://`. Throws `StoreOpenError` when it
+ * cannot be opened or reached — checked eagerly with a first read, so start-up fails fast rather
+ * than at the first message.
+ */
+export async function openStore(url: string, options: { namespace?: string } = {}): Promise<StateStore> {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  const fail = (reason: string) => new StoreOpenError(`Cannot open store ${maskUrl(url)}: ${reason}`);
+
+  let opened: { keyv: Keyv; insertIfAbsent: InsertIfAbsent };
+  try {
+    switch (scheme) {
+      case 'memory':
+        opened = openMemory(namespace);
+        break;
+      case 'sqlite':
+        opened = await openSqlite(url.slice('sqlite://'.length), namespace);
+        break;
+      case 'redis':
+      case 'rediss':
+        opened = await openRedis(url, namespace);
+        break;
+      default:
+        throw fail(`unknown scheme${scheme ? ` "${scheme}:"` : ''} (use sqlite://path, redis://host:port, rediss://… or memory://)`);
+    }
+  } catch (error) {
+    throw error instanceof StoreOpenError ? error : fail(reasonOf(error));
+  }
+
+  const store = new KeyvStateStore(opened.keyv, opened.insertIfAbsent);
+  try {
+    // SQLite opens its file and creates its table lazily: a first read surfaces any failure now.
+    await store.get('store:open-check');
+  } catch (error) {
+    await store.close().catch(() => undefined); // the open failure is the one worth reporting
+    throw fail(reasonOf(error));
+  }
+  return store;
+}
+
+class KeyvStateStore implements StateStore {
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly keyv: Keyv,
+    private readonly insertIfAbsent: InsertIfAbsent,
+  ) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return (await this.keyv.get<T>(key)) ?? undefined;
+  }
+
+  async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    await this.keyv.set(key, value, checkTtl(ttlMs));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.keyv.delete(key);
+  }
+
+  async setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    // The same envelope and key Keyv.set builds, so Keyv.get reads it back (and honours `expires`).
+    const serialized = await this.keyv.serializeData({ value, expires: ttl === undefined ? undefined : Date.now() + ttl });
+    if (typeof serialized !== 'string') throw new Error('Keyv serializer must produce a string');
+    return this.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.keyv.disconnect();
+    return this.#closing;
+  }
+}
+
+function openMemory(namespace: string): { keyv: Keyv; insertIfAbsent: InsertIfAbsent } {
+  const map = new Map<string, unknown>();
+  return {
+    keyv: new Keyv(map, { namespace, throwOnErrors: true }),
+    // No await between the check and the set: nothing else runs in between.
+    insertIfAbsent: (key, serialized) => {
+      const current = map.get(key);
+      if (typeof current === 'string' && !isExpired(envelopeExpiry(current))) return Promise.resolve(false);
+      map.set(key, serialized);
+      return Promise.resolve(true);
+    },
+  };
+}
+
+async function openSqlite(path: string, namespace: string): Promise<{ keyv: Keyv; insertIfAbsent: InsertIfAbsent }> {
+  if (path === '') throw new Error('no file path after sqlite://');
+  await mkdir(dirname(path), { recursive: true });
+  const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
+  // Without a listener the adapter's EventEmitter would throw on 'error'; operations still reject.
+  adapter.on('error', () => undefined);
+  // Inserts, or replaces an expired entry (Keyv treats `now > expires` as expired); RETURNING yields
+  // a row only when a row was written, in one statement, so one writer wins even across processes.
+  const upsert = `INSERT INTO ${SQLITE_TABLE} (key, value) VALUES (?, ?)
+    ON CONFLICT(key) DO UPDATE SET value = excluded.value
+    WHERE json_extract(${SQLITE_TABLE}.value, '$.expires') < ?
+    RETURNING key`;
+  return {
+    keyv: new Keyv(adapter, { namespace, throwOnErrors: true }),
+    insertIfAbsent: async (key, serialized) => {
+      const rows = (await adapter.query(upsert, key, serialized, Date.now())) as unknown[];
+      return rows.length > 0;
+    },
+  };
+}
+
+async function openRedis(url: string, namespace: string): Promise<{ keyv: Keyv; insertIfAbsent: InsertIfAbsent }> {
+  let connected = false;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+      // Until the first connection succeeds a failure is final (connect() rejects with its cause),
+      // so a wrong URL stops start-up; later drops are retried with @keyv/redis's backoff.
+      reconnectStrategy: (retries: number) => (connected ? defaultReconnectStrategy(retries) : false),
+    },
+  });
+  // node-redis emits every failed attempt; operations report their own errors.
+  client.on('error', () => undefined);
+  await client.connect();
+  connected = true;
+  // Wired as @keyv/redis's createKeyv does: the adapter prefixes `namespace::`, Keyv adds nothing.
+  const adapter = new KeyvRedis(client, { namespace, throwOnErrors: true });
+  return {
+    keyv: new Keyv(adapter, { namespace, useKeyPrefix: false, throwOnErrors: true }),
+    insertIfAbsent: async (key, serialized, ttlMs) => {
+      const reply = await client.set(adapter.createKeyPrefix(key, adapter.namespace), serialized, {
+        condition: 'NX',
+        ...(ttlMs === undefined ? {} : { expiration: { type: 'PX' as const, value: ttlMs } }),
+      });
+      return reply !== null;
+    },
+  };
+}
+
+/** Keyv takes 0 as "no expiry" and Redis rejects fractions: accept only positive, rounded up. */
+function checkTtl(ttlMs: number | undefined): number | undefined {
+  if (ttlMs === undefined) return undefined;
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+function envelopeExpiry(serialized: string): number | undefined {
+  const { expires } = JSON.parse(serialized) as { expires?: unknown };
+  return typeof expires === 'number' ? expires : undefined;
+}
+
+/** Keyv's own rule: expired once now is past `expires`. */
+function isExpired(expires: number | undefined): boolean {
+  return expires !== undefined && Date.now() > expires;
+}
+
+/** Hides the password of `scheme://user:password@host`. */
+function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/]*@/i, '$1***@');
+}
+
+/** One line saying why; Node's dual-stack connect failures are AggregateErrors with no message. */
+function reasonOf(error: unknown): string {
+  if (error instanceof AggregateError && error.message === '') {
+    return error.errors.map(reasonOf).join('; ');
+  }
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
