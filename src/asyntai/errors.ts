@@ -19,16 +19,19 @@ export class AsyntaiError extends Error {
   readonly status: number | undefined;
   /** The API's own `error` text, when it sent one. */
   readonly apiError: string | undefined;
+  /** The server's Retry-After, in milliseconds, when it sent one. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     kind: AsyntaiErrorKind,
     message: string,
-    options: { status?: number; apiError?: string; cause?: unknown } = {},
+    options: { status?: number; apiError?: string; retryAfterMs?: number; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.status = options.status;
     this.apiError = options.apiError;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** Whether a retry of the same request may succeed: no answer was produced. */
