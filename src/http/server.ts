@@ -69,6 +69,11 @@ export class HttpServer {
       }
       await handler(req, res);
     } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        if (!res.headersSent) res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        res.end('{"ok":false,"error":"request body too large"}');
+        return;
+      }
       this.logger.error({ err, path }, 'HTTP handler failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"ok":false,"error":"internal error"}');
