@@ -144,6 +144,10 @@ async function openSqlite(path: string, namespace: string): Promise<{ keyv: Keyv
   const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
   // Without a listener the adapter's EventEmitter would throw on 'error'; operations still reject.
   adapter.on('error', () => undefined);
+  // WAL with NORMAL sync: a write no longer waits for a disk sync (about 1 ms each, two writes per
+  // message, measured by `npm run bench`); a power cut may lose the last writes, never the file.
+  await adapter.query('PRAGMA journal_mode=WAL');
+  await adapter.query('PRAGMA synchronous=NORMAL');
   // Inserts, or replaces an expired entry (Keyv treats `now > expires` as expired); RETURNING yields
   // a row only when a row was written, in one statement, so one writer wins even across processes.
   const upsert = `INSERT INTO ${SQLITE_TABLE} (key, value) VALUES (?, ?)
