@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
 import { Bridge, type BridgeOptions } from '../../src/core/bridge.js';
 import { SessionMap } from '../../src/core/session-map.js';
-import { openStore, type StateStore } from '../../src/core/state-store.js';
+import { openStore } from '../../src/core/state-store.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/log.js';
 import { incoming, recordingReply } from '../fakes/recording-reply.js';

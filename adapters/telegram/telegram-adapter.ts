@@ -1,0 +1,260 @@
+/**
+ * Telegram through grammY. Long polling by default (@grammyjs/runner: concurrent across chats,
+ * ordered within a thread by `sequentialize` on the same key the sessions use); webhook mode when
+ * TELEGRAM_WEBHOOK_URL is set, answering Telegram at once and working afterwards. Telegram's 429
+ * and 5xx are retried by @grammyjs/auto-retry.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
+import { Bot, GrammyError, InputFile, type Context } from 'grammy';
+import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
+import { request } from 'undici';
+import type { Config } from '../../src/config.js';
+import type { CommandDefinition } from '../../src/core/commands/command.js';
+import { COMMANDS } from '../../src/core/commands/registry.js';
+import { splitMessage } from '../../src/core/split-message.js';
+import type { Adapter, Attachment, Incoming, IncomingHandler, Reply } from '../../src/core/types.js';
+import { readBody, type HttpServer } from '../../src/http/server.js';
+import type { Logger } from '../../src/log.js';
+import { toTelegramHtml, toTelegramPlain } from './telegram-html.js';
+
+/** Telegram's limit on one message's text, after entity parsing. */
+export const TELEGRAM_TEXT_LIMIT = 4096;
+const DEFAULT_API_ROOT = 'https://api.telegram.org';
+
+export interface TelegramAdapterDeps {
+  config: Pick<Config, 'telegram'>;
+  logger: Logger;
+  /** Needed in webhook mode, to receive updates. */
+  http: HttpServer | undefined;
+}
+
+/** The conversation a message belongs to (DESIGN.md "Sessions"). */
+export function threadKeyOf(message: Pick<Message, 'chat' | 'from' | 'message_thread_id' | 'is_topic_message'>): string {
+  const chat = message.chat.id;
+  if (message.chat.type === 'private') return `telegram:${chat}`;
+  if (message.is_topic_message && message.message_thread_id !== undefined) return `telegram:${chat}:t${message.message_thread_id}`;
+  return `telegram:${chat}:u${message.from?.id ?? 'anon'}`;
+}
+
+export class TelegramAdapter implements Adapter {
+  readonly platform = 'telegram' as const;
+  readonly bot: Bot;
+  private readonly apiRoot: string;
+  private readonly token: string;
+  private runner: RunnerHandle | undefined;
+  private webhookReady = false;
+  private handler: IncomingHandler | undefined;
+  /** Background handling of webhook updates, awaited on stop. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: TelegramAdapterDeps) {
+    const { token, apiRoot } = deps.config.telegram;
+    if (!token) throw new Error('TELEGRAM_BOT_TOKEN is required');
+    this.token = token;
+    this.apiRoot = apiRoot ?? DEFAULT_API_ROOT;
+    this.bot = new Bot(token, { client: { apiRoot: this.apiRoot } });
+    // Flood waits and Telegram's own 5xx: wait and retry instead of losing the answer.
+    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    this.bot.use(sequentialize((ctx: Context) => (ctx.message ? threadKeyOf(ctx.message) : undefined)));
+    this.bot.on('message', (ctx) => this.onMessage(ctx));
+    this.bot.catch((err) => deps.logger.error({ err: err.error, update: err.ctx.update.update_id }, 'Telegram handler failed'));
+  }
+
+  async start(handler: IncomingHandler): Promise<void> {
+    this.handler = handler;
+    await this.bot.init();
+    await this.registerCommands();
+    const { webhookUrl } = this.deps.config.telegram;
+    if (webhookUrl) {
+      await this.startWebhook(webhookUrl);
+      return;
+    }
+    await this.bot.api.deleteWebhook();
+    this.runner = run(this.bot, { runner: { silent: true, fetch: { allowed_updates: ['message'] } } });
+    // 401 (token revoked) and 409 (another poller) end the runner: say so, health goes down.
+    void this.runner.task()?.catch((err: unknown) => this.deps.logger.error({ err }, 'Telegram polling stopped'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.runner?.isRunning()) await this.runner.stop();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  isHealthy(): boolean {
+    return this.webhookReady || (this.runner?.isRunning() ?? false);
+  }
+
+  /** Public commands for everyone; the full list in each admin's private chat. */
+  private async registerCommands(): Promise<void> {
+    const toBotCommands = (list: readonly CommandDefinition[]): BotCommand[] =>
+      list.map((c) => ({ command: c.name.replace(/-/g, '_'), description: c.description.slice(0, 256) }));
+    await this.bot.api.setMyCommands(toBotCommands(COMMANDS.filter((c) => !c.adminOnly)));
+    for (const id of this.deps.config.telegram.adminIds) {
+      // Fails while the admin has never opened a chat with the bot; that must not stop start-up.
+      await this.bot.api
+        .setMyCommands(toBotCommands(COMMANDS), { scope: { type: 'chat', chat_id: Number(id) } })
+        .catch((err: unknown) => this.deps.logger.warn({ err, admin: id }, 'could not set admin commands (has the admin started the bot?)'));
+    }
+  }
+
+  private async startWebhook(webhookUrl: string): Promise<void> {
+    const http = this.deps.http;
+    if (!http) throw new Error('Telegram webhook mode needs the HTTP server');
+    // Stable across instances and restarts, and never the token itself.
+    const secret = this.deps.config.telegram.webhookSecret ?? createHash('sha256').update(`webhook:${this.token}`).digest('hex').slice(0, 48);
+    const path = new URL(webhookUrl).pathname;
+    http.mount('POST', path === '/' ? '/telegram' : path, (req, res) => this.onWebhook(req, res, secret));
+    await this.bot.api.setWebhook(webhookUrl, { secret_token: secret, allowed_updates: ['message'] });
+    this.webhookReady = true;
+  }
+
+  /** Checks the secret, answers 200 at once, then handles the update in the background. */
+  private async onWebhook(req: IncomingMessage, res: ServerResponse, secret: string): Promise<void> {
+    const given = req.headers['x-telegram-bot-api-secret-token'];
+    if (typeof given !== 'string' || !safeEqual(given, secret)) {
+      res.writeHead(401).end();
+      return;
+    }
+    const body = await readBody(req); // an oversized body is the server's 413
+    let update: Update;
+    try {
+      update = JSON.parse(body.toString('utf8')) as Update;
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    res.writeHead(200).end();
+    const work = this.bot.handleUpdate(update).catch((err: unknown) => this.deps.logger.error({ err }, 'Telegram update failed'));
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async onMessage(ctx: Context): Promise<void> {
+    const message = ctx.message;
+    if (!message || !this.handler) return;
+    const incoming = this.toIncoming(message, ctx.update.update_id);
+    if (incoming) await this.handler(incoming, this.replyTo(message));
+  }
+
+  /** Normalises a message, or undefined when the bot should stay silent. */
+  toIncoming(message: Message, updateId: number): Incoming | undefined {
+    const from = message.from;
+    if (!from || from.is_bot || message.sender_chat) return undefined;
+    const text = message.text ?? message.caption;
+    if (text === undefined) return undefined; // stickers, media without caption, service messages
+    const entities = message.entities ?? message.caption_entities ?? [];
+    const me = this.bot.botInfo;
+    const isPrivate = message.chat.type === 'private';
+
+    const command = parseCommand(text, entities, me.username);
+    if (command === 'other-bot') return undefined;
+    let question = text;
+    if (!command && !isPrivate) {
+      const mention = findMention(text, entities, me.username, me.id);
+      const repliesToBot =
+        message.reply_to_message?.from?.id === me.id &&
+        // In a forum topic every message "replies" to the topic's creation message.
+        !(message.is_topic_message && message.reply_to_message.message_id === message.message_thread_id);
+      if (!mention && !repliesToBot) return undefined;
+      if (mention) question = (text.slice(0, mention.offset) + text.slice(mention.offset + mention.length)).replace(/\s+/g, ' ').trim();
+    }
+
+    const admins = this.deps.config.telegram.adminIds;
+    const document = message.document ?? message.reply_to_message?.document;
+    return {
+      platform: 'telegram',
+      threadKey: threadKeyOf(message),
+      spaceKey: `telegram:${message.chat.id}`,
+      // update_id is unique per bot only: several bots may share one store.
+      eventId: `${me.id}:${updateId}`,
+      sender: { id: String(from.id), name: from.username ?? from.first_name, isAdmin: admins.has(String(from.id)) },
+      text: question,
+      ...(command ? { command } : {}),
+      attachments: document ? [this.attachment(document)] : [],
+      isPrivate,
+    };
+  }
+
+  private attachment(document: NonNullable<Message['document']>): Attachment {
+    return {
+      name: document.file_name ?? 'file',
+      ...(document.mime_type ? { contentType: document.mime_type } : {}),
+      ...(document.file_size !== undefined ? { size: document.file_size } : {}),
+      download: async () => {
+        const file = await this.bot.api.getFile(document.file_id);
+        if (!file.file_path) throw new Error('Telegram returned no file_path');
+        const res = await request(`${this.apiRoot}/file/bot${this.token}/${file.file_path}`);
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw new Error(`file download failed with HTTP ${res.statusCode}`);
+        }
+        return Buffer.from(await res.body.arrayBuffer());
+      },
+    };
+  }
+
+  /** Answers go to the same chat and topic; in groups the first chunk replies to the question. */
+  private replyTo(message: Message): Reply {
+    const chatId = message.chat.id;
+    const thread = message.is_topic_message ? { message_thread_id: message.message_thread_id } : {};
+    let replyTo: number | undefined = message.chat.type === 'private' ? undefined : message.message_id;
+    const api = this.bot.api;
+    return {
+      text: async (markdown) => {
+        for (const chunk of splitMessage(markdown, TELEGRAM_TEXT_LIMIT)) {
+          const base = {
+            ...thread,
+            link_preview_options: { is_disabled: true },
+            ...(replyTo === undefined ? {} : { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } }),
+          };
+          replyTo = undefined;
+          try {
+            await api.sendMessage(chatId, toTelegramHtml(chunk), { ...base, parse_mode: 'HTML' });
+          } catch (err) {
+            // Model-written text that still trips Telegram's parser goes out plain: never lost.
+            if (!(err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description))) throw err;
+            this.deps.logger.warn({ description: err.description }, 'Telegram refused HTML; sent plain text');
+            await api.sendMessage(chatId, toTelegramPlain(chunk), base);
+          }
+        }
+      },
+      file: async (file) => {
+        await api.sendDocument(chatId, new InputFile(file.data, file.name), { ...thread, ...(file.caption ? { caption: file.caption } : {}) });
+      },
+      typing: async () => {
+        await api.sendChatAction(chatId, 'typing', thread);
+      },
+    };
+  }
+}
+
+/**
+ * The command at the start of the message, if any: `/kb_add@thisbot args` → {kb_add, args}.
+ * 'other-bot' when it is addressed to another bot (groups may have several).
+ */
+function parseCommand(text: string, entities: readonly MessageEntity[], username: string): { name: string; args: string } | 'other-bot' | undefined {
+  const entity = entities.find((e) => e.type === 'bot_command' && e.offset === 0);
+  if (!entity) return undefined;
+  const [name = '', target] = text.slice(1, entity.length).split('@');
+  if (target && target.toLowerCase() !== username.toLowerCase()) return 'other-bot';
+  const lower = name.toLowerCase();
+  return { name: lower === 'start' ? 'help' : lower, args: text.slice(entity.length).trim() };
+}
+
+/** The entity that mentions this bot: `@username` or a text mention of its id. */
+function findMention(text: string, entities: readonly MessageEntity[], username: string, botId: number): MessageEntity | undefined {
+  return entities.find(
+    (e) =>
+      (e.type === 'mention' && text.slice(e.offset + 1, e.offset + e.length).toLowerCase() === username.toLowerCase()) ||
+      (e.type === 'text_mention' && e.user.id === botId),
+  );
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
