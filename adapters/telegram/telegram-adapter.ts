@@ -1,13 +1,16 @@
 /**
- * Telegram through grammY. Long polling by default (@grammyjs/runner: concurrent across chats,
- * ordered within a thread by `sequentialize` on the same key the sessions use); webhook mode when
- * TELEGRAM_WEBHOOK_URL is set, answering Telegram at once and working afterwards. Telegram's 429
- * and 5xx are retried by @grammyjs/auto-retry.
+ * Telegram through grammY. Long polling by default (@grammyjs/runner, updates handled
+ * concurrently); webhook mode when TELEGRAM_WEBHOOK_URL is set, answering Telegram at once and
+ * working afterwards. Telegram's 429 and 5xx are retried by @grammyjs/auto-retry.
+ *
+ * Order within a thread comes from the core's bounded per-thread queue, not from the runner's
+ * `sequentialize`: the message reaches `Bridge.handle` synchronously, in update order, and a
+ * flooded thread is told to wait instead of holding runner slots that other chats need.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
-import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
+import { run, type RunnerHandle } from '@grammyjs/runner';
 import { Bot, GrammyError, InputFile, type Context } from 'grammy';
 import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
@@ -58,7 +61,6 @@ export class TelegramAdapter implements Adapter {
     this.bot = new Bot(token, { client: { apiRoot: this.apiRoot } });
     // Flood waits and Telegram's own 5xx: wait and retry instead of losing the answer.
     this.bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
-    this.bot.use(sequentialize((ctx: Context) => (ctx.message ? threadKeyOf(ctx.message) : undefined)));
     this.bot.on('message', (ctx) => this.onMessage(ctx));
     this.bot.catch((err) => deps.logger.error({ err: err.error, update: err.ctx.update.update_id }, 'Telegram handler failed'));
   }

@@ -100,6 +100,17 @@ describe('long polling', () => {
     expect(await sessions.peek(`telegram:${VISITOR.id}`)).toMatch(/^tg-/);
   });
 
+  it('answers the messages of one chat in the order they were sent', async () => {
+    const chat = { id: 6161, type: 'private' as const };
+    const from = { id: 6161, first_name: 'Quick' };
+    emulator.faults.setLatency(10);
+    const questions = [1, 2, 3, 4, 5, 6].map((n) => `question number ${n} about shipping`);
+    for (const text of questions) fake.userSends({ from, chat, text });
+    await answers(chat.id, questions.length);
+    const history = await client.conversation((await sessions.peek('telegram:6161'))!);
+    expect(history.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(questions);
+  });
+
   it('/start greets and explains', async () => {
     fake.userSends({ from: VISITOR, text: '/start' });
     const [answer] = await answers(VISITOR.id);
