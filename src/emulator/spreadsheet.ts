@@ -3,7 +3,6 @@
  * the column headers; every later row becomes one knowledge piece of "Header: value" lines.
  */
 import { parse } from 'csv-parse/sync';
-import ExcelJS from 'exceljs';
 import { HttpError } from './http-io.js';
 
 /** Rows of a spreadsheet as text, blank rows skipped, in sheet order. */
@@ -36,6 +35,8 @@ function parseCsv(data: Buffer): string[][] {
 }
 
 async function parseXlsx(data: Buffer): Promise<string[][]> {
+  // Loaded on first use: exceljs alone takes ~200 ms to import, most of the emulator's start-up.
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   try {
     // exceljs types its argument as an ArrayBuffer-like "Buffer"; JSZip underneath reads any Uint8Array.
