@@ -82,7 +82,7 @@ export class ShellAdapter implements Adapter {
       threadKey: 'shell:local',
       spaceKey: 'shell:local',
       eventId: `${this.runId}-${++this.lineNo}`,
-      sender: { id: 'local', name: process.env.USER ?? 'you', isAdmin: true },
+      sender: { id: 'local', name: 'you', isAdmin: true },
       text,
       attachments,
       isPrivate: true,
