@@ -11,7 +11,7 @@ import { SessionMap } from './core/session-map.js';
 import { openStore, StoreOpenError, type StateStore } from './core/state-store.js';
 import type { Adapter, PlatformName } from './core/types.js';
 import { HttpServer } from './http/server.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, scrubSecrets, type Logger } from './log.js';
 
 /** What an adapter factory gets from main. */
 export interface AdapterDeps {
@@ -48,12 +48,16 @@ async function startDemoEmulator(cleanups: Array<() => Promise<void>>): Promise<
   return { apiKey: emulator.apiKey, apiUrl: emulator.url };
 }
 
+/** Secrets to keep out of the start-up failure line, which bypasses the logger. */
+let knownSecrets: string[] = [];
+
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
+  knownSecrets = secretsOf(config);
   const shellOnly = config.adapters.every((a) => a === 'shell');
   // The terminal demo keeps stderr quiet unless asked: its stdout is the conversation.
-  const logger = createLogger({ level: config.logLevel ?? (shellOnly ? 'warn' : 'info'), secrets: secretsOf(config) });
+  const logger = createLogger({ level: config.logLevel ?? (shellOnly ? 'warn' : 'info'), secrets: knownSecrets });
 
   const cleanups: Array<() => Promise<void>> = [];
   const api = config.asyntai.apiKey
@@ -131,7 +135,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Configuration problems are one line naming the variable; anything else keeps its stack.
-  if (err instanceof ConfigError) process.stderr.write(`asyntai-bridge: ${err.message}\n`);
-  else process.stderr.write(`asyntai-bridge: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const text = err instanceof ConfigError ? err.message : `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  process.stderr.write(`asyntai-bridge: ${scrubSecrets(text, knownSecrets)}\n`);
   process.exit(1);
 });

@@ -14,7 +14,7 @@ import { run, type RunnerHandle } from '@grammyjs/runner';
 import { Bot, GrammyError, InputFile, type Context } from 'grammy';
 import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
-import type { Config } from '../../src/config.js';
+import { ConfigError, type Config } from '../../src/config.js';
 import type { CommandDefinition } from '../../src/core/commands/command.js';
 import { COMMANDS } from '../../src/core/commands/registry.js';
 import { splitMessage } from '../../src/core/split-message.js';
@@ -67,7 +67,11 @@ export class TelegramAdapter implements Adapter {
 
   async start(handler: IncomingHandler): Promise<void> {
     this.handler = handler;
-    await this.bot.init();
+    await this.bot.init().catch((err: unknown) => {
+      // A revoked or mistyped token is a configuration problem: say so in one line.
+      if (err instanceof GrammyError && err.error_code === 401) throw new ConfigError('TELEGRAM_BOT_TOKEN', 'Telegram refused the token (401 Unauthorized)');
+      throw err;
+    });
     await this.registerCommands();
     const { webhookUrl } = this.deps.config.telegram;
     if (webhookUrl) {

@@ -337,3 +337,15 @@ describe('webhook mode', () => {
     expect(adapter.isHealthy()).toBe(true);
   });
 });
+
+describe('start-up', () => {
+  it('a refused token stops start-up with one line naming the variable', async () => {
+    const fake = await startFakeTelegram();
+    const adapter = new TelegramAdapter({ config: config(fake, { token: '7000000001:wrong-token' }), logger, http: undefined });
+    try {
+      await expect(adapter.start(bridge.handle)).rejects.toThrow('TELEGRAM_BOT_TOKEN: Telegram refused the token (401 Unauthorized)');
+    } finally {
+      await fake.close();
+    }
+  });
+});
