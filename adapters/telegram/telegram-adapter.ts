@@ -61,6 +61,17 @@ export class TelegramAdapter implements Adapter {
     this.bot = new Bot(token, { client: { apiRoot: this.apiRoot } });
     // Flood waits and Telegram's own 5xx: wait and retry instead of losing the answer.
     this.bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    // The runner runs silent (no console); failures of any call, polling included, reach our log.
+    this.bot.api.config.use(async (prev, method, payload, signal) => {
+      try {
+        const res = await prev(method, payload, signal);
+        if (!res.ok) deps.logger.warn({ method, code: res.error_code, description: res.description }, 'Telegram refused a call');
+        return res;
+      } catch (err) {
+        if (!signal?.aborted) deps.logger.warn({ method, err }, 'Telegram call failed');
+        throw err;
+      }
+    });
     this.bot.on('message', (ctx) => this.onMessage(ctx));
     this.bot.catch((err) => deps.logger.error({ err: err.error, update: err.ctx.update.update_id }, 'Telegram handler failed'));
   }
