@@ -25,6 +25,11 @@ export interface StateStore {
    * Atomic across processes on SQLite (same file) and Redis. An expired entry counts as absent.
    */
   setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+  /**
+   * Deletes expired entries now; returns how many. Backends without native expiry (SQLite,
+   * memory) also do it every few minutes, so one-day de-duplication marks do not pile up.
+   */
+  purgeExpired(): Promise<number>;
   /** Releases the connection; further calls fail. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -41,12 +46,21 @@ const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 const SQLITE_TABLE = 'keyv';
 /** A Redis that does not answer within this fails start-up rather than hanging it. */
 const REDIS_CONNECT_TIMEOUT_MS = 3_000;
+/** How often SQLite and memory stores delete expired entries (Redis expires them itself). */
+const PURGE_INTERVAL_MS = 10 * 60_000;
 
 /**
  * Stores `serialized` under the backend-level `key` unless a live entry is there; true when it
  * did. Called with what Keyv would pass to its adapter's `set`.
  */
 type InsertIfAbsent = (key: string, serialized: string, ttlMs: number | undefined) => Promise<boolean>;
+
+/** What each backend supplies: Keyv on it, its atomic insert, and (without native expiry) a purge. */
+interface Backend {
+  keyv: Keyv;
+  insertIfAbsent: InsertIfAbsent;
+  purgeExpired?: () => Promise<number>;
+}
 
 /**
  * Opens the store named by STORE_URL: `sqlite://relative/or/absolute/path.sqlite` (parent folder
@@ -59,7 +73,7 @@ export async function openStore(url: string, options: { namespace?: string } = {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   const fail = (reason: string) => new StoreOpenError(`Cannot open store ${maskUrl(url)}: ${reason}`);
 
-  let opened: { keyv: Keyv; insertIfAbsent: InsertIfAbsent };
+  let opened: Backend;
   try {
     switch (scheme) {
       case 'memory':
@@ -79,7 +93,7 @@ export async function openStore(url: string, options: { namespace?: string } = {
     throw error instanceof StoreOpenError ? error : fail(reasonOf(error));
   }
 
-  const store = new KeyvStateStore(opened.keyv, opened.insertIfAbsent);
+  const store = new KeyvStateStore(opened);
   try {
     // SQLite opens its file and creates its table lazily: a first read surfaces any failure now.
     await store.get('store:open-check');
@@ -92,11 +106,17 @@ export async function openStore(url: string, options: { namespace?: string } = {
 
 class KeyvStateStore implements StateStore {
   #closing: Promise<void> | undefined;
+  readonly #purgeTimer: NodeJS.Timeout | undefined;
+  private readonly keyv: Keyv;
 
-  constructor(
-    private readonly keyv: Keyv,
-    private readonly insertIfAbsent: InsertIfAbsent,
-  ) {}
+  constructor(private readonly backend: Backend) {
+    this.keyv = backend.keyv;
+    if (backend.purgeExpired) {
+      const purge = backend.purgeExpired;
+      // A failed purge is retried next time; it must never take the process down.
+      this.#purgeTimer = setInterval(() => void purge().catch(() => undefined), PURGE_INTERVAL_MS).unref();
+    }
+  }
 
   async get<T>(key: string): Promise<T | undefined> {
     return (await this.keyv.get<T>(key)) ?? undefined;
@@ -115,16 +135,21 @@ class KeyvStateStore implements StateStore {
     // The same envelope and key Keyv.set builds, so Keyv.get reads it back (and honours `expires`).
     const serialized = await this.keyv.serializeData({ value, expires: ttl === undefined ? undefined : Date.now() + ttl });
     if (typeof serialized !== 'string') throw new Error('Keyv serializer must produce a string');
-    return this.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl);
+    return this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl);
+  }
+
+  purgeExpired(): Promise<number> {
+    return this.backend.purgeExpired?.() ?? Promise.resolve(0);
   }
 
   close(): Promise<void> {
+    clearInterval(this.#purgeTimer);
     this.#closing ??= this.keyv.disconnect();
     return this.#closing;
   }
 }
 
-function openMemory(namespace: string): { keyv: Keyv; insertIfAbsent: InsertIfAbsent } {
+function openMemory(namespace: string): Backend {
   const map = new Map<string, unknown>();
   return {
     keyv: new Keyv(map, { namespace, throwOnErrors: true }),
@@ -135,10 +160,17 @@ function openMemory(namespace: string): { keyv: Keyv; insertIfAbsent: InsertIfAb
       map.set(key, serialized);
       return Promise.resolve(true);
     },
+    purgeExpired: () => {
+      let purged = 0;
+      for (const [key, value] of map) {
+        if (typeof value === 'string' && isExpired(envelopeExpiry(value)) && map.delete(key)) purged++;
+      }
+      return Promise.resolve(purged);
+    },
   };
 }
 
-async function openSqlite(path: string, namespace: string): Promise<{ keyv: Keyv; insertIfAbsent: InsertIfAbsent }> {
+async function openSqlite(path: string, namespace: string): Promise<Backend> {
   if (path === '') throw new Error('no file path after sqlite://');
   await mkdir(dirname(path), { recursive: true });
   const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
@@ -154,16 +186,21 @@ async function openSqlite(path: string, namespace: string): Promise<{ keyv: Keyv
     ON CONFLICT(key) DO UPDATE SET value = excluded.value
     WHERE json_extract(${SQLITE_TABLE}.value, '$.expires') < ?
     RETURNING key`;
+  const purge = `DELETE FROM ${SQLITE_TABLE} WHERE json_extract(value, '$.expires') < ? RETURNING key`;
   return {
     keyv: new Keyv(adapter, { namespace, throwOnErrors: true }),
     insertIfAbsent: async (key, serialized) => {
       const rows = (await adapter.query(upsert, key, serialized, Date.now())) as unknown[];
       return rows.length > 0;
     },
+    purgeExpired: async () => {
+      const rows = (await adapter.query(purge, Date.now())) as unknown[];
+      return rows.length;
+    },
   };
 }
 
-async function openRedis(url: string, namespace: string): Promise<{ keyv: Keyv; insertIfAbsent: InsertIfAbsent }> {
+async function openRedis(url: string, namespace: string): Promise<Backend> {
   let connected = false;
   const client = createClient({
     url,

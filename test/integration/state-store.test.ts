@@ -75,6 +75,18 @@ for (const name of BACKENDS) {
       expect(await store.get('lease')).toBe('new');
     });
 
+    it('purges expired entries and keeps live ones', async () => {
+      const store = await backend.open();
+      await store.set('purge:old', 'x', TTL_MS);
+      await store.setIfNotExists('purge:claim', 'x', TTL_MS);
+      await store.set('purge:live', 'y');
+      await sleep(PAST_TTL_MS);
+      // Redis expires entries itself: nothing is left for a purge to find.
+      expect(await store.purgeExpired()).toBe(name === 'redis' ? 0 : 2);
+      expect(await store.purgeExpired()).toBe(0);
+      expect(await store.get('purge:live')).toBe('y');
+    });
+
     it('the expiry set by setIfNotExists is honoured by get', async () => {
       const store = await backend.open();
       expect(await store.setIfNotExists('lease-get', 'short', TTL_MS)).toBe(true);
