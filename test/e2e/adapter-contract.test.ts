@@ -1,0 +1,200 @@
+/**
+ * The contract every adapter passes: the same conversations, driven through each adapter's real
+ * transport (the shell's streams, grammY against the fake Bot API), with the real core and the
+ * emulator behind. A new adapter adds a driver here.
+ */
+import { PassThrough, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
+import { TELEGRAM_TEXT_LIMIT, TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
+import { AsyntaiClient } from '../../src/asyntai/client.js';
+import { Bridge } from '../../src/core/bridge.js';
+import { openStore, type StateStore } from '../../src/core/state-store.js';
+import { SessionMap } from '../../src/core/session-map.js';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
+import { createLogger } from '../../src/log.js';
+import { startFakeTelegram } from '../fakes/telegram-bot-api.js';
+
+/** Drives one adapter as a user of its platform would, in one private conversation per user. */
+interface AdapterDriver {
+  /** The command as this platform's users type it (`/kb_add` on Telegram). */
+  command(name: string, args?: string): string;
+  /** Sends `text` as the admin or a visitor, without waiting for an answer. */
+  send(text: string, asAdmin: boolean): void;
+  /** The visible text of every answer so far in that user's conversation. */
+  answers(asAdmin: boolean): readonly string[];
+  /** Resolves once `check` holds (re-checked after each answer); rejects after a few seconds. */
+  waitUntil(check: () => boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type DriverFactory = (bridge: Bridge) => Promise<AdapterDriver>;
+
+/** What the contract needs to know of a platform before it starts. */
+interface Platform {
+  name: string;
+  /** Longest answer the platform takes in one message. */
+  limit: number;
+  /** Whether the platform can have a user who is not an admin (the shell's user always is). */
+  hasNonAdmins: boolean;
+  create: DriverFactory;
+}
+
+const logger = createLogger({ level: 'silent' });
+
+const shellDriver: DriverFactory = async (bridge) => {
+  const input = new PassThrough();
+  const answers: string[] = [];
+  const waiters = new Set<() => void>();
+  // The shell writes each answer in one write, followed by a blank line.
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      answers.push(chunk.toString().replace(/\n\n$/, ''));
+      for (const wake of waiters) wake();
+      done();
+    },
+  });
+  const shell = new ShellAdapter({ input, output, interactive: false });
+  await shell.start(bridge.handle);
+  return {
+    command: (name, args) => `/${name}${args ? ` ${args}` : ''}`,
+    send: (text) => void input.write(`${text}\n`),
+    answers: () => answers,
+    waitUntil: (check) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out; answers so far:\n${answers.join('\n---\n')}`)), 5_000);
+        const poll = () => {
+          if (!check()) return;
+          waiters.delete(poll);
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.add(poll);
+        poll();
+      }),
+    stop: async () => {
+      input.end();
+      await shell.finished;
+    },
+  };
+};
+
+const telegramDriver: DriverFactory = async (bridge) => {
+  const fake = await startFakeTelegram({ token: '7000000077:AAH-contract-bot' });
+  const admin = { id: 501, first_name: 'Admin' };
+  const visitor = { id: 502, first_name: 'Visitor' };
+  const adapter = new TelegramAdapter({
+    config: { telegram: { token: fake.token, apiRoot: fake.apiRoot, adminIds: new Set([String(admin.id)]), webhookUrl: undefined, webhookSecret: undefined } },
+    logger,
+    http: undefined,
+  });
+  await adapter.start(bridge.handle);
+  return {
+    command: (name, args) => `/${name.replace(/-/g, '_')}${args ? ` ${args}` : ''}`,
+    send: (text, asAdmin) => void fake.userSends({ from: asAdmin ? admin : visitor, text }),
+    answers: (asAdmin) => fake.sentMessages.filter((m) => m.chat_id === (asAdmin ? admin : visitor).id).map((m) => m.visibleText),
+    waitUntil: async (check) => {
+      await fake.waitFor(check);
+    },
+    stop: async () => {
+      await adapter.stop();
+      await fake.close();
+    },
+  };
+};
+
+const PLATFORMS: Platform[] = [
+  { name: 'shell', limit: Number.POSITIVE_INFINITY, hasNonAdmins: false, create: shellDriver },
+  { name: 'telegram', limit: TELEGRAM_TEXT_LIMIT, hasNonAdmins: true, create: telegramDriver },
+];
+
+let emulator: EmulatorHandle;
+let client: AsyntaiClient;
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  client = new AsyntaiClient({ apiKey: emulator.apiKey, baseUrl: emulator.url });
+});
+
+afterAll(async () => {
+  await client.close();
+  await emulator.close();
+});
+
+describe.each(PLATFORMS)('$name adapter contract', (platform) => {
+  let store: StateStore;
+  let driver: AdapterDriver;
+
+  beforeAll(async () => {
+    store = await openStore('memory://');
+    const bridge = new Bridge({ client, store, sessions: new SessionMap(store), logger, userRateLimit: 0 });
+    driver = await platform.create(bridge);
+  });
+
+  afterAll(async () => {
+    await driver.stop();
+    await store.close();
+  });
+
+  /** Sends `text` and resolves with the next `count` answers. */
+  async function say(text: string, { asAdmin = true, count = 1 } = {}): Promise<string[]> {
+    const before = driver.answers(asAdmin).length;
+    driver.send(text, asAdmin);
+    await driver.waitUntil(() => driver.answers(asAdmin).length >= before + count);
+    return driver.answers(asAdmin).slice(before, before + count);
+  }
+
+  it('answers a question from the knowledge base', async () => {
+    const [answer] = await say('What are your business hours?');
+    expect(answer).toMatch(/\d/);
+  });
+
+  it('stays silent on a blank message', async () => {
+    // The thread is answered in order: had the blank been answered, that answer would come first.
+    driver.send('   ', true);
+    const [next] = await say(driver.command('help'));
+    expect(next).toMatch(/^Ask me anything/);
+  });
+
+  it('adds knowledge with /kb-add and answers from it', async () => {
+    const [added] = await say(driver.command('kb-add', 'Bike repair | We repair bicycles every Saturday morning.'));
+    expect(added).toMatch(/Added.*Bike repair/);
+    const [answer] = await say('Do you repair bikes?');
+    expect(answer!.toLowerCase()).toContain('saturday');
+  });
+
+  it('shows hostile characters literally', async () => {
+    const [added] = await say(driver.command('kb-add', '<b>Tags</b> & <i>more</i> | Plain text with <script> & ampersands.'));
+    expect(added).toContain('<b>Tags</b> & <i>more</i>');
+  });
+
+  if (platform.hasNonAdmins) {
+    it('refuses admin commands to visitors', async () => {
+      const [refused] = await say(driver.command('usage'), { asAdmin: false });
+      expect(refused).toBe('/usage is only for admins of this bot.');
+    });
+  }
+
+  it('splits a long answer under the platform limit without losing anything', async () => {
+    const long = 'Tell me about shipping and returns, please, in detail. '.repeat(12);
+    for (let i = 0; i < 12; i++) await say(`Question ${i}: ${long}`);
+    const before = driver.answers(true).length;
+    driver.send(driver.command('history', '24'), true);
+    // The thread is answered in order: once /help is answered, every chunk of /history is out.
+    driver.send(driver.command('help'), true);
+    await driver.waitUntil(() => driver.answers(true).slice(before).some((a) => a.startsWith('Ask me anything')));
+    const history = driver.answers(true).slice(before, -1);
+    if (Number.isFinite(platform.limit)) expect(history.length).toBeGreaterThan(1);
+    for (const chunk of history) expect(chunk.length).toBeLessThanOrEqual(platform.limit);
+    const all = history.join('\n');
+    expect(all).toContain('Question 0:');
+    expect(all).toContain('Question 11:');
+  });
+
+  it('/reset starts a new conversation', async () => {
+    const [reset] = await say(driver.command('reset'));
+    expect(reset).toMatch(/new conversation/i);
+    const [history] = await say(driver.command('history'));
+    expect(history).toMatch(/no conversation in this thread yet/);
+  });
+});
