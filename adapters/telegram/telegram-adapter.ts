@@ -122,8 +122,8 @@ export class TelegramAdapter implements Adapter {
     if (!http) throw new Error('Telegram webhook mode needs the HTTP server');
     // Stable across instances and restarts, and never the token itself.
     const secret = this.deps.config.telegram.webhookSecret ?? createHash('sha256').update(`webhook:${this.token}`).digest('hex').slice(0, 48);
-    const path = new URL(webhookUrl).pathname;
-    http.mount('POST', path === '/' ? '/telegram' : path, (req, res) => this.onWebhook(req, res, secret));
+    // Telegram posts to the URL as given; behind a proxy, the path must reach this server unchanged.
+    http.mount('POST', new URL(webhookUrl).pathname, (req, res) => this.onWebhook(req, res, secret));
     await this.bot.api.setWebhook(webhookUrl, { secret_token: secret, allowed_updates: ['message'] });
     this.webhookReady = true;
   }
