@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { SessionSource, WebhookEvent } from '../asyntai/types.js';
 import { composeAnswer, extractContacts } from './answer.js';
 import { HttpError, parseLimit, parseWebsiteId, readJsonObject, requireString } from './http-io.js';
 import { fetchPage } from './ingest-url.js';
@@ -14,7 +15,7 @@ import { vetUrl } from './net-guard.js';
 import { PLANS, type PlanName } from './plans.js';
 import { spreadsheetRows } from './spreadsheet.js';
 import type { KnowledgeRecord, StateStore, WebsiteRecord } from './state.js';
-import { WEBHOOK_EVENTS, type WebhookDelivery, type WebhookEventName } from './webhooks.js';
+import type { WebhookDelivery } from './webhooks.js';
 
 /** Everything a handler works with. */
 export interface EmulatorContext {
@@ -33,7 +34,6 @@ type Handler = (ctx: EmulatorContext, req: IncomingMessage, query: URLSearchPara
 /** Longest accepted chat message and session id. */
 const MAX_MESSAGE_CHARS = 10_000;
 const MAX_SESSION_ID_CHARS = 255;
-const SESSION_SOURCES = ['widget', 'api', 'whatsapp', 'instagram', 'messenger', 'gorgias', 'freshchat', 'zapier'];
 const MIN_CONTENT_CHARS = 10;
 
 const now = (): string => new Date().toISOString();
@@ -143,8 +143,8 @@ const sessions: Handler = (ctx, _req, query) => {
   const limit = parseLimit(query, 20);
   const websiteId = websiteFilter(ctx, query);
   const source = query.get('source');
-  if (source !== null && source !== '' && !SESSION_SOURCES.includes(source)) {
-    throw new HttpError(400, `source must be one of: ${SESSION_SOURCES.join(', ')}`);
+  if (source !== null && source !== '' && !(SessionSource.options as readonly string[]).includes(source)) {
+    throw new HttpError(400, `source must be one of: ${SessionSource.options.join(', ')}`);
   }
   const list = [...ctx.store.sessions.values()]
     .filter((s) => s.messages.length > 0 && (websiteId === undefined || s.websiteId === websiteId))
@@ -285,11 +285,11 @@ const createWebhook: Handler = async (ctx, req) => {
   const rawEvents = typeof body['events'] === 'string' ? body['events'].split(',').map((e) => e.trim()) : body['events'];
   if (rawEvents === undefined || rawEvents === null) throw new HttpError(400, 'Missing required field: events');
   if (!Array.isArray(rawEvents) || rawEvents.length === 0) throw new HttpError(400, 'events must be a non-empty array');
-  const unknown = rawEvents.filter((e) => !(WEBHOOK_EVENTS as readonly unknown[]).includes(e));
+  const unknown = rawEvents.filter((e) => !(WebhookEvent.options as readonly unknown[]).includes(e));
   if (unknown.length > 0) {
-    throw new HttpError(400, `Unknown event(s): ${unknown.map(String).join(', ')}; known: ${WEBHOOK_EVENTS.join(', ')}`);
+    throw new HttpError(400, `Unknown event(s): ${unknown.map(String).join(', ')}; known: ${WebhookEvent.options.join(', ')}`);
   }
-  const events = [...new Set(rawEvents as WebhookEventName[])];
+  const events = [...new Set(rawEvents as WebhookEvent[])];
   // Without website_id the webhook receives the events of every website.
   const websiteId = parseWebsiteId(body['website_id']) === undefined ? null : website(ctx, body['website_id']).id;
   const hook = {

@@ -5,16 +5,14 @@
  */
 import { createHmac } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
+// The contract's event list: `takeover.started` is accepted but the emulator never fires it.
+import type { WebhookEvent } from '../asyntai/types.js';
 import { vetUrl } from './net-guard.js';
 import type { WebhookRecord } from './state.js';
 
-/** Events a webhook may subscribe to. `takeover.started` is accepted but the emulator never fires it. */
-export const WEBHOOK_EVENTS = ['message.received', 'conversation.started', 'escalation.requested', 'takeover.started'] as const;
-export type WebhookEventName = (typeof WEBHOOK_EVENTS)[number];
-
 /** The delivered JSON body. */
 export interface WebhookPayload {
-  event: WebhookEventName;
+  event: WebhookEvent;
   timestamp: string;
   data: { session_id: string; website_id: number } & Record<string, unknown>;
 }
@@ -40,7 +38,7 @@ export class WebhookDelivery {
   constructor(private readonly options: DeliveryOptions) {}
 
   /** Delivers `event` to every matching webhook; returns at once. */
-  emit(hooks: Iterable<WebhookRecord>, event: WebhookEventName, data: WebhookPayload['data']): void {
+  emit(hooks: Iterable<WebhookRecord>, event: WebhookEvent, data: WebhookPayload['data']): void {
     if (this.closed) return;
     const payload: WebhookPayload = { event, timestamp: new Date().toISOString(), data };
     const body = JSON.stringify(payload);
