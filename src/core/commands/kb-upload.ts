@@ -2,12 +2,10 @@ import { extname } from 'node:path';
 import { UsageError, type CommandDefinition } from './command.js';
 
 /** Spreadsheets bigger than this are refused before download (the API's own cap is unknown). */
-export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
-const TYPES: Record<string, string> = {
-  '.csv': 'text/csv',
-  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-};
+/** What the API takes; the client sets the content type from the extension. */
+const SPREADSHEET_EXTENSIONS = new Set(['.csv', '.xlsx']);
 
 /** `/kb-upload` with a .csv or .xlsx attached: each row becomes a knowledge entry. */
 export const kbUpload: CommandDefinition = {
@@ -19,8 +17,7 @@ export const kbUpload: CommandDefinition = {
   async run(ctx) {
     const file = ctx.incoming.attachments[0];
     if (!file) throw new UsageError('Attach a .csv or .xlsx file to the command.');
-    const contentType = TYPES[extname(file.name).toLowerCase()];
-    if (!contentType) {
+    if (!SPREADSHEET_EXTENSIONS.has(extname(file.name).toLowerCase())) {
       await ctx.reply.text(`**${file.name}** is not a spreadsheet I can add: send a .csv or .xlsx file.`);
       return;
     }
@@ -33,7 +30,7 @@ export const kbUpload: CommandDefinition = {
       await ctx.reply.text(`**${file.name}** is too large; the limit is ${MAX_UPLOAD_BYTES / 1048576} MB.`);
       return;
     }
-    const result = await ctx.client.uploadSpreadsheet({ data, filename: file.name, contentType }, { websiteId: ctx.websiteId });
+    const result = await ctx.client.uploadSpreadsheet({ data, filename: file.name }, { websiteId: ctx.websiteId });
     await ctx.reply.text(
       `Added **${result.title}**: ${result.rows_processed} row${result.rows_processed === 1 ? '' : 's'} processed, ${result.chunks_created} chunk${result.chunks_created === 1 ? '' : 's'} created (id \`${result.id}\`).`,
     );
