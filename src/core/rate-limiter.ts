@@ -18,24 +18,25 @@ export class RateLimiter {
     if (this.perMinute <= 0) return true;
     const now = this.now();
     this.sweep(now);
-    const bucket = this.buckets.get(userKey) ?? { tokens: this.perMinute, at: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((now - bucket.at) * this.perMinute) / 60_000);
-    bucket.at = now;
-    if (bucket.tokens < 1) {
-      this.buckets.set(userKey, bucket);
-      return false;
-    }
-    bucket.tokens -= 1;
+    const bucket = this.refilled(userKey, now);
     this.buckets.set(userKey, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
     return true;
   }
 
   /** Seconds until `userKey` may send again (0 when it may now). */
   retryAfterSeconds(userKey: string): number {
-    const bucket = this.buckets.get(userKey);
-    if (!bucket || this.perMinute <= 0) return 0;
-    const tokens = Math.min(this.perMinute, bucket.tokens + ((this.now() - bucket.at) * this.perMinute) / 60_000);
+    if (this.perMinute <= 0) return 0;
+    const { tokens } = this.refilled(userKey, this.now());
     return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 60) / this.perMinute);
+  }
+
+  /** The user's bucket as of `now`: a new one is full; tokens flow back at perMinute a minute. */
+  private refilled(userKey: string, now: number): { tokens: number; at: number } {
+    const bucket = this.buckets.get(userKey);
+    if (!bucket) return { tokens: this.perMinute, at: now };
+    return { tokens: Math.min(this.perMinute, bucket.tokens + ((now - bucket.at) * this.perMinute) / 60_000), at: now };
   }
 
   /** Once a minute, forget buckets that have refilled completely. */
