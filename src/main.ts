@@ -14,10 +14,9 @@ import { HttpServer } from './http/server.js';
 import { createLogger, scrubSecrets, type Logger } from './log.js';
 
 /** What an adapter factory gets from main. */
-export interface AdapterDeps {
+interface AdapterDeps {
   config: Config;
   logger: Logger;
-  bridge: Bridge;
   http: HttpServer | undefined;
 }
 
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
   const needsHttp = !shellOnly || config.httpPort !== undefined;
   const http = needsHttp ? new HttpServer(logger) : undefined;
   const adapters: Adapter[] = [];
-  for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, bridge, http }));
+  for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http }));
 
   const started = new Set<Adapter>();
   for (const adapter of adapters) {

@@ -35,7 +35,7 @@ export interface TelegramAdapterDeps {
 }
 
 /** The conversation a message belongs to (DESIGN.md "Sessions"). */
-export function threadKeyOf(message: Pick<Message, 'chat' | 'from' | 'message_thread_id' | 'is_topic_message'>): string {
+function threadKeyOf(message: Pick<Message, 'chat' | 'from' | 'message_thread_id' | 'is_topic_message'>): string {
   const chat = message.chat.id;
   if (message.chat.type === 'private') return `telegram:${chat}`;
   if (message.is_topic_message && message.message_thread_id !== undefined) return `telegram:${chat}:t${message.message_thread_id}`;
@@ -157,7 +157,7 @@ export class TelegramAdapter implements Adapter {
   }
 
   /** Normalises a message, or undefined when the bot should stay silent. */
-  toIncoming(message: Message, updateId: number): Incoming | undefined {
+  private toIncoming(message: Message, updateId: number): Incoming | undefined {
     const from = message.from;
     if (!from || from.is_bot || message.sender_chat) return undefined;
     const text = message.text ?? message.caption;

@@ -32,7 +32,7 @@ export const kbAdd: CommandDefinition = {
 };
 
 /** `Title | content`, or the first line as title and the rest as content. */
-export function parseTitleAndContent(args: string): { title: string; content: string } {
+function parseTitleAndContent(args: string): { title: string; content: string } {
   const bar = args.indexOf('|');
   const newline = args.indexOf('\n');
   let title: string;

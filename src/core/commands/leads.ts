@@ -28,7 +28,7 @@ export const leads: CommandDefinition = {
 };
 
 /** RFC 4180 CSV; cells that a spreadsheet would run as formulas are prefixed with `'`. */
-export function leadsCsv(list: readonly Lead[]): string {
+function leadsCsv(list: readonly Lead[]): string {
   const header = ['session_id', 'email', 'phone', 'page_url', 'started_at'];
   const rows = list.map((l) => [l.session_id, l.email, l.phone, l.page_url, l.started_at].map(csvCell).join(','));
   return [header.join(','), ...rows].join('\r\n') + '\r\n';

@@ -25,7 +25,7 @@ export const usage: CommandDefinition = {
 };
 
 /** Days after today until the month ends (UTC), today not counted. */
-export function daysLeftInMonth(now: Date): number {
+function daysLeftInMonth(now: Date): number {
   const last = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 0)).getUTCDate();
   return last - now.getUTCDate();
 }
