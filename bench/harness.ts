@@ -7,12 +7,12 @@ import { setFlagsFromString } from 'node:v8';
 import type { Incoming, Reply } from '../src/core/types.js';
 
 /** A question as the shell adapter would deliver it: no command, nobody else in the thread. */
-export function benchIncoming(threadKey: string, eventId: string, text: string): Incoming {
+export function benchIncoming(threadKey: string, dedupeKey: string, text: string): Incoming {
   return {
     platform: 'shell',
     threadKey,
     spaceKey: 'shell:bench',
-    eventId,
+    dedupeKey,
     sender: { id: 'bench-user', isAdmin: false },
     text,
     attachments: [],

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     logger.info({ port }, 'HTTP server listening');
   }
   for (const adapter of adapters) {
-    await adapter.start(bridge.handle);
+    await adapter.start(bridge);
     started.add(adapter);
     cleanups.unshift(() => adapter.stop());
     logger.info({ adapter: adapter.platform }, 'adapter started');

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { UsageError } from '../../src/core/commands/command.js';
-import type { Adapter, Attachment, Incoming, IncomingHandler, OutgoingFile, Reply } from '../../src/core/types.js';
+import { UsageError, type Adapter, type Attachment, type BridgePort, type Incoming, type OutgoingFile, type Reply } from '../../src/core/index.js';
 
 export interface ShellAdapterOptions {
   input?: Readable;
@@ -45,7 +44,7 @@ export class ShellAdapter implements Adapter {
     this.finished = new Promise((r) => (this.resolveFinished = r));
   }
 
-  start(handler: IncomingHandler): Promise<void> {
+  start(bridge: BridgePort): Promise<void> {
     const reader = createInterface({ input: this.input, terminal: false });
     this.closeReader = () => reader.close();
     const prompt = () => {
@@ -56,7 +55,7 @@ export class ShellAdapter implements Adapter {
     void (async () => {
       // One line at a time: the answers come out in the order the questions went in.
       for await (const line of reader) {
-        if (line.trim() !== '') await handler(await this.toIncoming(line), this.reply());
+        if (line.trim() !== '') await bridge.handle(await this.toIncoming(line), this.reply());
         prompt();
       }
       this.resolveFinished();
@@ -67,6 +66,11 @@ export class ShellAdapter implements Adapter {
   stop(): Promise<void> {
     this.closeReader?.();
     return Promise.resolve();
+  }
+
+  /** The terminal has one conversation: whatever is sent outside a request is printed there. */
+  send(_threadKey: string, markdown: string): Promise<void> {
+    return this.reply().text(markdown);
   }
 
   private async toIncoming(line: string): Promise<Incoming> {
@@ -81,7 +85,7 @@ export class ShellAdapter implements Adapter {
       platform: 'shell',
       threadKey: 'shell:local',
       spaceKey: 'shell:local',
-      eventId: `${this.runId}-${++this.lineNo}`,
+      dedupeKey: `${this.runId}-${++this.lineNo}`,
       sender: { id: 'local', name: 'you', isAdmin: true },
       text,
       attachments,

@@ -15,10 +15,8 @@ import { Bot, GrammyError, InputFile, type Context } from 'grammy';
 import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
 import { ConfigError, type Config } from '../../src/config.js';
-import type { CommandDefinition } from '../../src/core/commands/command.js';
-import { COMMANDS } from '../../src/core/commands/registry.js';
+import { COMMANDS, type Adapter, type Attachment, type BridgePort, type CommandDefinition, type Incoming, type Reply } from '../../src/core/index.js';
 import { splitMessage } from '../../src/core/split-message.js';
-import type { Adapter, Attachment, Incoming, IncomingHandler, Reply } from '../../src/core/types.js';
 import { readBody, type HttpServer } from '../../src/http/server.js';
 import type { Logger } from '../../src/log.js';
 import { toTelegramHtml, toTelegramPlain } from './telegram-html.js';
@@ -49,7 +47,7 @@ export class TelegramAdapter implements Adapter {
   private readonly token: string;
   private runner: RunnerHandle | undefined;
   private webhookReady = false;
-  private handler: IncomingHandler | undefined;
+  private bridge: BridgePort | undefined;
   /** Background handling of webhook updates, awaited on stop. */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -76,8 +74,8 @@ export class TelegramAdapter implements Adapter {
     this.bot.catch((err) => deps.logger.error({ err: err.error, update: err.ctx.update.update_id }, 'Telegram handler failed'));
   }
 
-  async start(handler: IncomingHandler): Promise<void> {
-    this.handler = handler;
+  async start(bridge: BridgePort): Promise<void> {
+    this.bridge = bridge;
     await this.bot.init().catch((err: unknown) => {
       // A revoked or mistyped token is a configuration problem: say so in one line.
       if (err instanceof GrammyError && err.error_code === 401) throw new ConfigError('TELEGRAM_BOT_TOKEN', 'Telegram refused the token (401 Unauthorized)');
@@ -102,6 +100,17 @@ export class TelegramAdapter implements Adapter {
 
   isHealthy(): boolean {
     return this.webhookReady || (this.runner?.isRunning() ?? false);
+  }
+
+  /**
+   * Posts into a conversation by its thread key (`telegram:<chat>`, `…:u<user>`, `…:t<topic>`),
+   * outside a request: handoff relays, alerts, kept answers.
+   */
+  async send(threadKey: string, markdown: string): Promise<void> {
+    const match = /^telegram:(-?\d+)(?::(?:u\d+|t(\d+)))?$/.exec(threadKey);
+    if (!match) throw new Error(`not a Telegram thread key: ${threadKey}`);
+    const topic = match[2] === undefined ? undefined : Number(match[2]);
+    await this.replyInto(Number(match[1]), topic, undefined).text(markdown);
   }
 
   /** Public commands for everyone; the full list in each admin's private chat. */
@@ -151,9 +160,9 @@ export class TelegramAdapter implements Adapter {
 
   private async onMessage(ctx: Context): Promise<void> {
     const message = ctx.message;
-    if (!message || !this.handler) return;
+    if (!message || !this.bridge) return;
     const incoming = this.toIncoming(message, ctx.update.update_id);
-    if (incoming) await this.handler(incoming, this.replyTo(message));
+    if (incoming) await this.bridge.handle(incoming, this.replyTo(message));
   }
 
   /** Normalises a message, or undefined when the bot should stay silent. */
@@ -186,7 +195,7 @@ export class TelegramAdapter implements Adapter {
       threadKey: threadKeyOf(message),
       spaceKey: `telegram:${message.chat.id}`,
       // update_id is unique per bot only: several bots may share one store.
-      eventId: `${me.id}:${updateId}`,
+      dedupeKey: `${me.id}:${updateId}`,
       sender: { id: String(from.id), name: from.username ?? from.first_name, isAdmin: admins.has(String(from.id)) },
       text: question,
       ...(command ? { command } : {}),
@@ -215,9 +224,14 @@ export class TelegramAdapter implements Adapter {
 
   /** Answers go to the same chat and topic; in groups the first chunk replies to the question. */
   private replyTo(message: Message): Reply {
-    const chatId = message.chat.id;
-    const thread = message.is_topic_message ? { message_thread_id: message.message_thread_id } : {};
-    let replyTo: number | undefined = message.chat.type === 'private' ? undefined : message.message_id;
+    const topic = message.is_topic_message ? message.message_thread_id : undefined;
+    return this.replyInto(message.chat.id, topic, message.chat.type === 'private' ? undefined : message.message_id);
+  }
+
+  /** A Reply into a chat (and forum topic); the first chunk replies to `replyTo` when given. */
+  private replyInto(chatId: number, topic: number | undefined, firstReplyTo: number | undefined): Reply {
+    const thread = topic === undefined ? {} : { message_thread_id: topic };
+    let replyTo = firstReplyTo;
     const api = this.bot.api;
     return {
       text: async (markdown) => {

@@ -1,7 +1,9 @@
 /**
  * The core: takes a normalised `Incoming` from any adapter and answers it through its `Reply`.
- * It knows no platform. Per event: de-duplicate, then queue on the thread (strict order within
- * a thread, concurrency across threads), then run a command or ask the assistant.
+ * It knows no platform. First a synchronous decision the adapter can act on within the
+ * platform's deadline (`decide`); then, per event: de-duplicate on the message, queue on the
+ * thread (strict order within a thread, concurrency across threads), run a command or ask the
+ * assistant.
  */
 import { randomBytes } from 'node:crypto';
 import type { AsyntaiClient } from '../asyntai/client.js';
@@ -13,8 +15,8 @@ import { KeyedQueue, QueueFullError } from './keyed-queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { SessionMap } from './session-map.js';
 import type { StateStore } from './state-store.js';
-import type { Incoming, Reply } from './types.js';
-import { describeError, MESSAGES } from './user-messages.js';
+import type { BridgePort, Capabilities, Choice, CompletionRequest, Decision, Incoming, OutgoingFile, Reply, SendOptions } from './types.js';
+import { closestName, describeError, MESSAGES } from './user-messages.js';
 import { WebsiteBindings } from './website-bindings.js';
 
 export interface BridgeOptions {
@@ -38,8 +40,12 @@ export interface BridgeOptions {
 const CLAIM_TTL_MS = 5 * 60_000;
 /** A handled event is remembered this long, longer than any platform retries. */
 const DONE_TTL_MS = 24 * 60 * 60_000;
+/** Discord gives autocomplete 3 s in all; the answer must leave time for the round trip. */
+const COMPLETE_TIMEOUT_MS = 2_000;
+const MAX_CHOICES = 25;
+const IGNORE: Decision = { kind: 'ignore' };
 
-export class Bridge {
+export class Bridge implements BridgePort {
   private readonly queue: KeyedQueue;
   private readonly limiter: RateLimiter;
   private readonly websites: WebsiteBindings;
@@ -56,35 +62,70 @@ export class Bridge {
   }
 
   /**
-   * Handles one event; resolves when it has been answered. Never rejects: an adapter can call it
-   * without a try/catch and one bad event cannot crash the process.
+   * What to do with `incoming`, decided before any await: which command, for whose eyes, a form
+   * to open, or a refusal that needs no API call. Adapters act on it within the platform's
+   * deadline (acknowledge, defer ephemerally, open a modal), then call `handle`.
    */
-  readonly handle = async (incoming: Incoming, reply: Reply): Promise<void> => {
-    const log = this.options.logger.child({ event: incoming.eventId, thread: incoming.threadKey });
-    const command = this.commandOf(incoming);
-    const text = incoming.text.trim();
-    if (!command && text === '') return; // nothing to answer: stickers, empty mentions
+  decide(incoming: Incoming, capabilities: Capabilities = {}): Decision {
+    const typed = this.commandOf(incoming);
+    if (!typed) return incoming.text.trim() === '' ? IGNORE : { kind: 'run', command: undefined, ephemeral: false };
+    const command = findCommand(typed.name);
+    if (!command) {
+      const suggestion = closestName(typed.name.toLowerCase().replace(/_/g, '-'), this.commandsFor(incoming.sender.isAdmin).map((c) => c.name));
+      return { kind: 'refuse', text: MESSAGES.unknownCommand(typed.name, suggestion) };
+    }
+    if (command.adminOnly && !incoming.sender.isAdmin) return { kind: 'refuse', text: MESSAGES.adminOnly(command.name) };
+    const given = typed.args !== '' || Object.keys(incoming.command?.values ?? {}).length > 0 || incoming.attachments.length > 0;
+    if (command.form && capabilities.forms && !given) return { kind: 'form', form: { command: command.name, ...command.form } };
+    return { kind: 'run', command: command.name, ephemeral: command.adminOnly || command.personalData === true };
+  }
+
+  /**
+   * Handles one event; resolves when it has been answered. Never rejects: an adapter can call it
+   * without a try/catch and one bad event cannot crash the process. `decision` is what the adapter
+   * already acted on (decided again when absent).
+   */
+  readonly handle = async (incoming: Incoming, reply: Reply, decision: Decision = this.decide(incoming)): Promise<void> => {
+    if (decision.kind === 'ignore' || decision.kind === 'form') return;
     try {
       // Enqueue synchronously, before any await, so a thread's messages keep their arrival order.
-      await this.queue.run(incoming.threadKey, () => this.once(incoming, () =>
-        command ? this.runCommand(incoming, reply, command.name, command.args) : this.ask(incoming, reply, text),
-      ));
+      await this.queue.run(incoming.threadKey, () =>
+        this.once(incoming, () => {
+          if (decision.kind === 'refuse') return reply.text(decision.text, privately(reply));
+          return decision.command === undefined ? this.ask(incoming, reply, incoming.text.trim()) : this.runCommand(incoming, reply, decision);
+        }),
+      );
     } catch (err) {
+      const log = this.options.logger.child({ dedupe: incoming.dedupeKey, thread: incoming.threadKey });
       if (err instanceof QueueFullError) await reply.text(MESSAGES.queueFull).catch((e: unknown) => log.warn({ err: e }, 'could not send'));
       // Only a failure to answer at all lands here (the platform refused even the apology).
       else log.error({ err }, 'could not handle event');
     }
   };
 
+  /** Autocomplete choices: no queue, no de-duplication, nothing for commands the sender may not run. */
+  async complete(request: CompletionRequest): Promise<Choice[]> {
+    const command = findCommand(request.command);
+    if (!command?.complete || (command.adminOnly && !request.sender.isAdmin)) return [];
+    try {
+      const websiteId = await this.websites.resolve(request.spaceKey);
+      const choices = await command.complete({ client: this.options.client, websiteId }, request.argument, request.partial);
+      return choices.slice(0, MAX_CHOICES);
+    } catch (err) {
+      this.options.logger.debug({ err, command: command.name }, 'autocomplete failed');
+      return [];
+    }
+  }
+
   /**
-   * Runs `work` unless this event was already handled (platform retries, or the same message
+   * Runs `work` unless this message was already handled (platform retries, or one message
    * delivered as two events). Claim, don't mark: a claim that outlives a crash expires, and a
    * failure to answer frees it, so a redelivery is answered instead of lost.
    */
   private async once(incoming: Incoming, work: () => Promise<void>): Promise<void> {
-    const key = `event:${incoming.platform}:${incoming.eventId}`;
+    const key = `dedupe:${incoming.platform}:${incoming.dedupeKey}`;
     if (!(await this.options.store.setIfNotExists(key, 'working', CLAIM_TTL_MS))) {
-      this.options.logger.debug({ event: incoming.eventId }, 'duplicate event ignored');
+      this.options.logger.debug({ dedupe: incoming.dedupeKey }, 'duplicate message ignored');
       return;
     }
     try {
@@ -107,38 +148,65 @@ export class Bridge {
     return match ? { name: match[1]!, args: (match[2] ?? '').trim() } : undefined;
   }
 
-  private async runCommand(incoming: Incoming, reply: Reply, name: string, args: string): Promise<void> {
-    const command = findCommand(name);
-    if (!command) {
-      await reply.text(MESSAGES.unknownCommand(name));
-      return;
+  private async runCommand(incoming: Incoming, base: Reply, decision: Extract<Decision, { kind: 'run' }>): Promise<void> {
+    const command = findCommand(decision.command!)!;
+    let reply = decision.ephemeral ? ephemeralWherePossible(base) : base;
+    if (command.personalData && !incoming.isPrivate) {
+      const personal = await this.personalReply(base);
+      if (!personal) {
+        await base.text(MESSAGES.privateOnly(command.name), privately(base));
+        return;
+      }
+      reply = personal;
     }
-    // Refusals are decided here, before any API call.
-    if (command.adminOnly && !incoming.sender.isAdmin) {
-      await reply.text(MESSAGES.adminOnly(command.name), { ephemeral: true });
-      return;
-    }
-    if (command.personalData && !incoming.isPrivate && !reply.canEphemeral) {
-      await reply.text(MESSAGES.privateOnly(command.name));
-      return;
-    }
+    const typed = this.commandOf(incoming)!;
+    const values = incoming.command?.values ?? {};
+    const single = command.args.length === 1 ? values[command.args[0]!.name] : undefined;
     const ctx: CommandContext = {
       incoming,
       reply,
-      args,
+      args: (single ?? typed.args).trim(),
+      values,
       client: this.options.client,
       sessions: this.options.sessions,
       websites: this.websites,
       websiteId: await this.websites.resolve(incoming.spaceKey),
       available: this.commandsFor(incoming.sender.isAdmin),
-      ask: (question) => this.ask(incoming, reply, question.trim()),
+      ask: (question) => this.ask(incoming, base, question.trim()),
     };
     try {
       await command.run(ctx);
     } catch (err) {
-      if (err instanceof UsageError) await reply.text(MESSAGES.usage(command.usage, err.message), { ephemeral: true });
+      if (err instanceof UsageError) await reply.text(MESSAGES.usage(command.usage, err.message), privately(reply));
       else await this.answerError(incoming, reply, err);
     }
+  }
+
+  /**
+   * A reply only the sender can read, for personal data in a public place: ephemeral where the
+   * platform has it (files too, else files go to the DM), else the sender's DM with a short public
+   * pointer, else undefined (the core refuses rather than post publicly).
+   */
+  private async personalReply(base: Reply): Promise<Reply | undefined> {
+    const openDm = base.directMessage?.bind(base);
+    let dm: Promise<Reply | undefined> | undefined;
+    const direct = () => (dm ??= openDm ? openDm().catch(() => undefined) : Promise.resolve(undefined));
+    if (base.ephemeral?.text) {
+      const text = (markdown: string) => base.text(markdown, { ephemeral: true });
+      if (base.ephemeral.file && base.file) return { text, file: (f) => base.file!(f, { ephemeral: true }) };
+      return {
+        text,
+        file: async (f) => {
+          const target = await direct();
+          if (target?.file) await target.file(f);
+          else await text(MESSAGES.fileNotPrivate);
+        },
+      };
+    }
+    const target = await direct();
+    if (!target) return undefined;
+    await base.text(MESSAGES.sentToDm);
+    return target;
   }
 
   private async ask(incoming: Incoming, reply: Reply, question: string): Promise<void> {
@@ -149,7 +217,7 @@ export class Bridge {
     }
     const userKey = `${incoming.platform}:${incoming.sender.id}`;
     if (!this.limiter.take(userKey)) {
-      await reply.text(MESSAGES.rateLimited(Math.max(1, this.limiter.retryAfterSeconds(userKey))), { ephemeral: true });
+      await reply.text(MESSAGES.rateLimited(Math.max(1, this.limiter.retryAfterSeconds(userKey))), privately(reply));
       return;
     }
     const stopTyping = this.keepTyping(reply);
@@ -178,7 +246,7 @@ export class Bridge {
 
   private async answerError(incoming: Incoming, reply: Reply, err: unknown): Promise<void> {
     const reference = randomBytes(4).toString('hex');
-    const log = this.options.logger.child({ event: incoming.eventId, thread: incoming.threadKey, reference });
+    const log = this.options.logger.child({ dedupe: incoming.dedupeKey, thread: incoming.threadKey, reference });
     if (err instanceof AsyntaiError && err.kind === 'unauthorized') {
       // Every message would log this; once a minute is enough for operators to notice.
       if (Date.now() - this.lastAuthErrorLog > 60_000) {
@@ -192,4 +260,22 @@ export class Bridge {
     }
     await reply.text(describeError(err, reference));
   }
+}
+
+/** Options that keep text to the sender where this reply can, and public otherwise. */
+function privately(reply: Reply): SendOptions | undefined {
+  return reply.ephemeral?.text ? { ephemeral: true } : undefined;
+}
+
+/** Admin output: to the sender alone where the platform can, per operation; else as usual. */
+function ephemeralWherePossible(reply: Reply): Reply {
+  const { ephemeral } = reply;
+  if (!ephemeral?.text && !ephemeral?.file) return reply;
+  const file = reply.file?.bind(reply);
+  return {
+    ephemeral,
+    text: (markdown) => reply.text(markdown, ephemeral.text ? { ephemeral: true } : undefined),
+    ...(file ? { file: (f: OutgoingFile) => file(f, ephemeral.file ? { ephemeral: true } : undefined) } : {}),
+    ...(reply.directMessage ? { directMessage: reply.directMessage.bind(reply) } : {}),
+  };
 }

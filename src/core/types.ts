@@ -1,6 +1,7 @@
 /**
  * The neutral types between adapters and the core. Nothing here names a platform SDK: an adapter
- * turns its SDK's event into an `Incoming` and gives the core a `Reply` to answer through.
+ * turns its SDK's event into an `Incoming`, asks the core for a `Decision` at once (to acknowledge
+ * within the platform's deadline), then hands the event over with a `Reply` to answer through.
  */
 
 /** Platforms the bridge speaks; also the prefix of every thread key. */
@@ -9,7 +10,7 @@ export type PlatformName = 'telegram' | 'slack' | 'discord' | 'shell';
 /** Who sent a message, as the adapter saw it. */
 export interface Sender {
   id: string;
-  /** Display name, for logs and greetings only. */
+  /** Display name, for logs, greetings and handoff alerts only. */
   name?: string;
   /** Decided by the adapter from its `*_ADMIN_IDS` list (and platform roles where it has them). */
   isAdmin: boolean;
@@ -25,31 +26,45 @@ export interface Attachment {
   download(): Promise<Buffer>;
 }
 
+/** A command the platform already parsed (slash command, Telegram `/kb_add` entity, a form). */
+export interface IncomingCommand {
+  /** Canonical hyphenated name (`kb-add`); `_` is accepted for `-`. */
+  name: string;
+  /** The raw argument text, as typed; empty when the platform gave named values instead. */
+  args: string;
+  /**
+   * Named argument values (Discord options, modal fields), keyed by the command's argument names
+   * or form field ids. Commands read these first and parse `args` only when they are absent.
+   */
+  values?: Readonly<Record<string, string>>;
+}
+
 /** One message or command, normalised. */
 export interface Incoming {
   platform: PlatformName;
-  /** The conversation: maps to one Asyntai session (DESIGN.md "Sessions"), e.g. `telegram:42:u7`. */
+  /** The conversation: maps to one Asyntai session (README "Sessions"), e.g. `telegram:42:u7`. */
   threadKey: string;
   /**
    * The space a website binding belongs to: Discord guild, Slack workspace, Telegram chat, the
    * shell. E.g. `telegram:-100123`, `slack:T1`, `discord:G1`, `shell:local`.
    */
   spaceKey: string;
-  /** Unique per platform event: the core answers each id at most once. */
-  eventId: string;
+  /**
+   * Names the message, not the delivery: the same message delivered twice (a platform retry, or
+   * Slack's `app_mention` and `message.channels` for one message) has the same key, so the core
+   * answers it once. E.g. Slack `T1:C1:1712345678.000100`, Telegram `<bot>:<update_id>`, Discord
+   * the message or interaction id. Unique within the platform.
+   */
+  dedupeKey: string;
   sender: Sender;
   /** Text with any bot mention already stripped. */
   text: string;
-  /**
-   * Set when the platform already parsed a command (slash command, `/kb_add` entity): the
-   * canonical hyphenated name and the raw argument text. Otherwise the core treats `text` as a
-   * question (and the shell's leading `/` as a command).
-   */
-  command?: { name: string; args: string };
+  /** Set when the platform already parsed a command; otherwise a leading `/` in `text` is one. */
+  command?: IncomingCommand;
   attachments: Attachment[];
   /**
-   * True where nobody but the sender (and the bot) can read the answer: a private chat, a DM, or
-   * a reply the platform shows ephemerally. Personal data (leads) is shown only then.
+   * True where nobody but the sender (and the bot) can read the answer: a private chat, a DM.
+   * Personal data (leads) is shown publicly never; see `Reply.ephemeral` and `directMessage`.
    */
   isPrivate: boolean;
 }
@@ -64,7 +79,10 @@ export interface OutgoingFile {
 
 /** Options for one answer. */
 export interface SendOptions {
-  /** Show only to the sender, where the platform can (Slack, Discord); else an ordinary answer. */
+  /**
+   * Show only to the sender. The core asks for it only where the reply's `ephemeral` says it can;
+   * an adapter asked for what it cannot do must throw, never post publicly instead.
+   */
   ephemeral?: boolean;
 }
 
@@ -79,16 +97,15 @@ export interface FormField {
 
 /** A form the core asks an adapter to open, e.g. `/kb-add` with no arguments on Slack. */
 export interface FormSpec {
-  /** The command that receives the submitted values. */
+  /** The command that receives the submitted values (as `IncomingCommand.values`). */
   command: string;
   title: string;
   fields: FormField[];
 }
 
 /**
- * How the core answers one Incoming. `text` is markdown-ish plain text: the adapter renders it
- * for its platform (escaping everything the platform would interpret) and splits it under its
- * limit with `splitMessage`. Optional capabilities are optional methods.
+ * How the core answers one Incoming. `text` is markdown: the adapter renders and splits it with
+ * its renderer from the format layer. Optional capabilities are optional members.
  */
 export interface Reply {
   text(markdown: string, options?: SendOptions): Promise<void>;
@@ -96,23 +113,87 @@ export interface Reply {
   file?(file: OutgoingFile, options?: SendOptions): Promise<void>;
   /** Shows "typing…"; the core renews it every few seconds while waiting for the assistant. */
   typing?(): Promise<void>;
-  /** Whether `ephemeral` really hides the answer from others on this platform. */
-  readonly canEphemeral?: boolean;
-  /** Opens a form; absent where the platform has none. */
-  openForm?(form: FormSpec): Promise<void>;
+  /**
+   * Which operations this reply can show to the sender alone (`SendOptions.ephemeral`), per
+   * operation: Slack can post ephemeral text but no ephemeral file. Absent: neither.
+   */
+  readonly ephemeral?: { readonly text: boolean; readonly file: boolean };
+  /**
+   * The sender's direct-message conversation with the bot, for personal data where this reply
+   * cannot be private. Rejects when the platform will not let the bot write to the sender.
+   */
+  directMessage?(): Promise<Reply>;
+}
+
+/** What the platform lets the adapter do at once, before acknowledging. */
+export interface Capabilities {
+  /** The adapter can open a form now (Slack `views.open`, Discord modal callback). */
+  forms?: boolean;
 }
 
 /**
- * A platform adapter. `start` connects and begins delivering messages to `handler`; `stop`
- * disconnects. The core never calls the platform otherwise: every answer goes through `Reply`.
+ * The core's synchronous decision on an Incoming, made before any await so an adapter can act on
+ * it within the platform's deadline (Slack 3 s, Discord's first interaction response).
+ * - `ignore`: nothing to answer (empty message).
+ * - `refuse`: answer `text` (to the sender alone where possible) and stop: no queue, no API call.
+ * - `form`: open this form now; its submission comes back as the form's command with `values`.
+ * - `run`: hand the event to `BridgePort.handle`; `ephemeral` says the output belongs to the sender
+ *   alone (admin output, personal data), so an adapter defers or acknowledges accordingly.
+ */
+export type Decision =
+  | { readonly kind: 'ignore' }
+  | { readonly kind: 'refuse'; readonly text: string }
+  | { readonly kind: 'form'; readonly form: FormSpec }
+  | { readonly kind: 'run'; readonly command: string | undefined; readonly ephemeral: boolean };
+
+/** An autocomplete request (Discord option focus): skips the queue and de-duplication. */
+export interface CompletionRequest {
+  platform: PlatformName;
+  spaceKey: string;
+  sender: Sender;
+  /** The command's canonical name. */
+  command: string;
+  /** The argument being typed. */
+  argument: string;
+  /** What the user has typed so far. */
+  partial: string;
+}
+
+/** One autocomplete choice; Discord takes at most 25, names and values up to 100 characters. */
+export interface Choice {
+  name: string;
+  value: string;
+}
+
+/** What an adapter talks to: the core, seen from outside. */
+export interface BridgePort {
+  /** Decides synchronously what to do with `incoming` (see `Decision`). Never throws. */
+  decide(incoming: Incoming, capabilities?: Capabilities): Decision;
+  /**
+   * Handles one event: de-duplicates on its dedupe key, queues it on its thread (strict order
+   * within a thread), runs it and answers through `reply`. Pass the decision the adapter already
+   * acted on; a `form` or `ignore` decision is not run. Resolves when answered; never rejects.
+   */
+  handle(incoming: Incoming, reply: Reply, decision?: Decision): Promise<void>;
+  /** Autocomplete choices (at most 25); an empty list on any failure. Never rejects. */
+  complete(request: CompletionRequest): Promise<Choice[]>;
+}
+
+/**
+ * A platform adapter. `start` connects and begins delivering messages to the core; `stop`
+ * disconnects. Answers to a message go through its `Reply`; `send` posts outside a request
+ * (handoff relays, alerts, answers kept in the outbox).
  */
 export interface Adapter {
   readonly platform: PlatformName;
-  start(handler: IncomingHandler): Promise<void>;
+  start(bridge: BridgePort): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Posts `markdown` into the conversation named by `threadKey` (one of this adapter's own thread
+   * keys, or a channel address such as `slack:C0123` for TEAM_CHANNEL). Rejects when the
+   * platform refuses or cannot be reached; the caller decides whether to keep it for later.
+   */
+  send(threadKey: string, markdown: string, options?: SendOptions): Promise<void>;
   /** Reports whether the platform connection is up (for /healthz). */
   isHealthy?(): boolean;
 }
-
-/** What adapters call for each message; resolves when the message has been handled. */
-export type IncomingHandler = (incoming: Incoming, reply: Reply) => Promise<void>;

@@ -55,7 +55,7 @@ const shellDriver: DriverFactory = async (bridge) => {
     },
   });
   const shell = new ShellAdapter({ input, output, interactive: false });
-  await shell.start(bridge.handle);
+  await shell.start(bridge);
   return {
     command: (name, args) => `/${name}${args ? ` ${args}` : ''}`,
     send: (text) => void input.write(`${text}\n`),
@@ -88,7 +88,7 @@ const telegramDriver: DriverFactory = async (bridge) => {
     logger,
     http: undefined,
   });
-  await adapter.start(bridge.handle);
+  await adapter.start(bridge);
   return {
     command: (name, args) => `/${name.replace(/-/g, '_')}${args ? ` ${args}` : ''}`,
     send: (text, asAdmin) => void fake.userSends({ from: asAdmin ? admin : visitor, text }),

@@ -44,7 +44,7 @@ async function converse(lines: string[]): Promise<string> {
   output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   const shell = new ShellAdapter({ input, output, downloadDir: dir, interactive: false });
   const bridge = new Bridge({ client, store, sessions: new SessionMap(store), logger: createLogger({ level: 'silent' }) });
-  await shell.start(bridge.handle);
+  await shell.start(bridge);
   input.end(lines.map((l) => `${l}\n`).join(''));
   await shell.finished;
   return printed;

@@ -63,7 +63,7 @@ describe('long polling', () => {
     // Privacy mode off: the adapter itself must decide what to ignore in groups.
     fake = await startFakeTelegram({ privacyMode: false });
     adapter = new TelegramAdapter({ config: config(fake), logger, http: undefined });
-    await adapter.start(bridge.handle);
+    await adapter.start(bridge);
   });
 
   afterAll(async () => {
@@ -285,7 +285,7 @@ describe('webhook mode', () => {
     http = new HttpServer(logger);
     port = await http.listen(0, '127.0.0.1');
     adapter = new TelegramAdapter({ config: config(fake, { webhookUrl: `http://127.0.0.1:${port}/telegram/hook`, webhookSecret: secret }), logger, http });
-    await adapter.start(bridge.handle);
+    await adapter.start(bridge);
   });
 
   afterAll(async () => {
@@ -343,7 +343,7 @@ describe('start-up', () => {
     const fake = await startFakeTelegram();
     const adapter = new TelegramAdapter({ config: config(fake, { token: '7000000001:wrong-token' }), logger, http: undefined });
     try {
-      await expect(adapter.start(bridge.handle)).rejects.toThrow('TELEGRAM_BOT_TOKEN: Telegram refused the token (401 Unauthorized)');
+      await expect(adapter.start(bridge)).rejects.toThrow('TELEGRAM_BOT_TOKEN: Telegram refused the token (401 Unauthorized)');
     } finally {
       await fake.close();
     }

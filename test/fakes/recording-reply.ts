@@ -3,7 +3,7 @@
  * what the core answers through `Reply`. Tests drive `Bridge.handle` with these, like Bolt's
  * FakeReceiver drives an App.
  */
-import type { FormSpec, Incoming, OutgoingFile, Reply, SendOptions } from '../../src/core/types.js';
+import type { Incoming, OutgoingFile, Reply, SendOptions } from '../../src/core/types.js';
 
 let nextEvent = 0;
 
@@ -13,7 +13,7 @@ export function incoming(text: string, overrides: Partial<Incoming> = {}): Incom
     platform: 'shell',
     threadKey: 'shell:test',
     spaceKey: 'shell:test',
-    eventId: `ev-${process.pid}-${++nextEvent}`,
+    dedupeKey: `ev-${process.pid}-${++nextEvent}`,
     sender: { id: 'u1', name: 'Tester', isAdmin: true },
     text,
     attachments: [],
@@ -24,9 +24,10 @@ export function incoming(text: string, overrides: Partial<Incoming> = {}): Incom
 
 export interface RecordingReply extends Reply {
   texts: Array<{ text: string; options: SendOptions | undefined }>;
-  files: OutgoingFile[];
-  forms: FormSpec[];
+  files: Array<{ file: OutgoingFile; options: SendOptions | undefined }>;
   typingCount: number;
+  /** The sender's DM, where the options gave one; it records on its own. */
+  dm?: RecordingReply;
   /** Every text sent, joined: handy for `toContain`. */
   readonly all: string;
 }
@@ -34,8 +35,10 @@ export interface RecordingReply extends Reply {
 export interface RecordingReplyOptions {
   /** Omit file support, like a platform without files. */
   noFiles?: boolean;
-  canEphemeral?: boolean;
-  withForms?: boolean;
+  /** What the platform can show to the sender alone (Slack: text only; Discord interactions: both). */
+  ephemeral?: { text: boolean; file: boolean };
+  /** Give the reply a DM conversation with the sender (recorded in `dm`). */
+  withDm?: boolean;
   /** Called before each text is recorded; may block or throw to simulate a slow or failing platform. */
   beforeText?: (text: string) => Promise<void> | void;
 }
@@ -44,13 +47,14 @@ export function recordingReply(options: RecordingReplyOptions = {}): RecordingRe
   const reply: RecordingReply = {
     texts: [],
     files: [],
-    forms: [],
     typingCount: 0,
     get all() {
       return reply.texts.map((t) => t.text).join('\n');
     },
-    canEphemeral: options.canEphemeral ?? false,
+    ...(options.ephemeral ? { ephemeral: options.ephemeral } : {}),
     async text(text, sendOptions) {
+      // A platform asked for privacy it cannot give must refuse, never post publicly.
+      if (sendOptions?.ephemeral && !options.ephemeral?.text) throw new Error('ephemeral text requested but not supported');
       await options.beforeText?.(text);
       reply.texts.push({ text, options: sendOptions });
     },
@@ -60,16 +64,16 @@ export function recordingReply(options: RecordingReplyOptions = {}): RecordingRe
     },
   };
   if (!options.noFiles) {
-    reply.file = (file) => {
-      reply.files.push(file);
+    reply.file = (file, sendOptions) => {
+      if (sendOptions?.ephemeral && !options.ephemeral?.file) return Promise.reject(new Error('ephemeral file requested but not supported'));
+      reply.files.push({ file, options: sendOptions });
       return Promise.resolve();
     };
   }
-  if (options.withForms) {
-    reply.openForm = (form) => {
-      reply.forms.push(form);
-      return Promise.resolve();
-    };
+  if (options.withDm) {
+    const dm = recordingReply({ noFiles: options.noFiles });
+    reply.dm = dm;
+    reply.directMessage = () => Promise.resolve(dm);
   }
   return reply;
 }

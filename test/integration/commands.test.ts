@@ -95,8 +95,13 @@ describe('admin commands refused to others, with no API call', () => {
   });
 
   it('the refusal is ephemeral where the platform can', async () => {
-    const reply = await run('/usage', user, { canEphemeral: true }, offline.bridge);
+    const reply = await run('/usage', user, { ephemeral: { text: true, file: false } }, offline.bridge);
     expect(reply.texts[0]!.options?.ephemeral).toBe(true);
+  });
+
+  it('is decided before any await, so an adapter can refuse within its deadline', () => {
+    expect(offline.bridge.decide(incoming('/usage', user))).toEqual({ kind: 'refuse', text: '/usage is only for admins of this bot.' });
+    expect(offline.bridge.decide(incoming('/usage'))).toEqual({ kind: 'run', command: 'usage', ephemeral: true });
   });
 });
 
@@ -105,7 +110,7 @@ describe('leads (personal data)', () => {
     await run('Call me on +44 20 7946 0018 or mail sam@example.net', { threadKey: 'shell:lead' });
     const reply = await run('/leads 5');
     expect(reply.all).toContain('sam@example.net');
-    const csv = reply.files[0]!;
+    const csv = reply.files[0]!.file;
     expect(csv.name).toBe('leads.csv');
     expect(csv.data.toString()).toMatch(/^session_id,email,phone,page_url,started_at\r\n/);
     expect(csv.data.toString()).toContain('sam@example.net');
@@ -117,9 +122,41 @@ describe('leads (personal data)', () => {
     expect(reply.files).toEqual([]);
   });
 
-  it('answers ephemerally in public where the platform can', async () => {
-    const reply = await run('/leads', { isPrivate: false }, { canEphemeral: true });
+  it('answers ephemerally in public where the platform can, text and file (Discord interactions)', async () => {
+    const reply = await run('/leads', { isPrivate: false }, { ephemeral: { text: true, file: true } });
+    expect(reply.all).toContain('sam@example.net');
     expect(reply.texts.every((t) => t.options?.ephemeral)).toBe(true);
+    expect(reply.files.map((f) => f.options?.ephemeral)).toEqual([true]);
+  });
+
+  it('sends the CSV to the DM where only text can be ephemeral (Slack)', async () => {
+    const reply = await run('/leads', { isPrivate: false }, { ephemeral: { text: true, file: false }, withDm: true });
+    expect(reply.all).toContain('sam@example.net');
+    expect(reply.texts.every((t) => t.options?.ephemeral)).toBe(true);
+    expect(reply.files).toEqual([]);
+    expect(reply.dm!.files[0]!.file.name).toBe('leads.csv');
+  });
+
+  it('leaves the CSV out, saying so, where only text can be private and there is no DM', async () => {
+    const reply = await run('/leads', { isPrivate: false }, { ephemeral: { text: true, file: false } });
+    expect(reply.files).toEqual([]);
+    expect(reply.texts.every((t) => t.options?.ephemeral)).toBe(true);
+    expect(reply.all).toMatch(/CSV file is not available here/);
+  });
+
+  it('goes to the DM with a short public pointer where nothing can be ephemeral (a mention)', async () => {
+    const reply = await run('/leads', { isPrivate: false }, { withDm: true });
+    expect(reply.all).not.toContain('sam@example.net');
+    expect(reply.all).toMatch(/direct message/);
+    expect(reply.dm!.all).toContain('sam@example.net');
+    expect(reply.dm!.files[0]!.file.name).toBe('leads.csv');
+  });
+
+  it('refuses when the DM cannot be opened', async () => {
+    const reply = recordingReply({});
+    reply.directMessage = () => Promise.reject(new Error('the user blocks DMs'));
+    await offline.bridge.handle(incoming('/leads', { isPrivate: false }), reply);
+    expect(reply.all).toMatch(/only answer it in a private chat/);
   });
 
   it('bad count → usage line', async () => {
@@ -148,9 +185,43 @@ describe('knowledge base', () => {
     expect((await run('/kb-add Title | short')).all).toMatch(/at least 10 characters/);
   });
 
-  it('/kb-add without arguments opens a form where the platform has forms', async () => {
-    const reply = await run('/kb-add', {}, { withForms: true });
-    expect(reply.forms[0]).toMatchObject({ command: 'kb-add', fields: [{ id: 'title' }, { id: 'content' }] });
+  it('/kb-add without arguments: a form where the platform has forms, else the usage line', async () => {
+    const decision = bridge.decide(incoming('/kb-add'), { forms: true });
+    expect(decision).toMatchObject({ kind: 'form', form: { command: 'kb-add', fields: [{ id: 'title' }, { id: 'content' }] } });
+    // A form decision is the adapter's to act on: handling it answers nothing.
+    const reply = recordingReply();
+    await bridge.handle(incoming('/kb-add'), reply, decision);
+    expect(reply.texts).toEqual([]);
+    expect(bridge.decide(incoming('/kb-add Title | Some content here'), { forms: true })).toMatchObject({ kind: 'run', command: 'kb-add' });
+    expect((await run('/kb-add')).all).toContain('Usage: `/kb-add <title> | <content>`');
+  });
+
+  it('/kb-add from named values (a form or Discord options), not joined and parsed again', async () => {
+    const values = { title: 'Pipes | and lines', content: 'A title with a bar\nand content on two lines.' };
+    const added = await run('', { command: { name: 'kb-add', args: '', values } });
+    expect(added.all).toMatch(/Added \*\*Pipes \| and lines\*\*/);
+    const short = await run('', { command: { name: 'kb-add', args: '', values: { title: 'T', content: 'short' } } });
+    expect(short.all).toMatch(/at least 10 characters/);
+  });
+
+  it('a single-argument command takes its named value', async () => {
+    expect((await run('', { command: { name: 'history', args: '', values: { count: 'many' } } })).all).toContain('Usage: `/history [count]`');
+  });
+
+  it('/kb-delete autocompletes over titles, for admins only, without the queue', async () => {
+    await run('/kb-add Returns policy | Returns are free within 30 days of delivery.');
+    const request = { platform: 'shell' as const, spaceKey: 'shell:test', command: 'kb-delete', argument: 'id', partial: 'return' };
+    const choices = await bridge.complete({ ...request, sender: { id: 'u1', isAdmin: true } });
+    expect(choices.length).toBeGreaterThan(0);
+    expect(choices[0]!.name).toMatch(/Returns policy/);
+    expect(choices.length).toBeLessThanOrEqual(25);
+    expect(await bridge.complete({ ...request, sender: { id: 'v', isAdmin: false } })).toEqual([]);
+    expect(await offline.bridge.complete({ ...request, sender: { id: 'u1', isAdmin: true } })).toEqual([]);
+  });
+
+  it('an unknown command suggests the closest one', async () => {
+    expect((await run('/kb-ad x')).all).toMatch(/Did you mean \/kb-add\?/);
+    expect((await run('/zzzzzz')).all).not.toMatch(/Did you mean/);
   });
 
   it('/kb-delete of an unknown id', async () => {

@@ -5,7 +5,7 @@
  */
 import type { AsyntaiClient } from '../../asyntai/client.js';
 import type { SessionMap } from '../session-map.js';
-import type { FormField, Incoming, Reply } from '../types.js';
+import type { Choice, FormField, Incoming, Reply } from '../types.js';
 import type { WebsiteBindings } from '../website-bindings.js';
 
 /** One argument, as platforms with typed options (Discord) register it. */
@@ -20,8 +20,13 @@ export interface CommandArgument {
 export interface CommandContext {
   incoming: Incoming;
   reply: Reply;
-  /** The raw argument text after the command name, trimmed. */
+  /**
+   * The argument text, trimmed: as typed, or, for a command of one argument given as a named
+   * value (a Discord option), that value.
+   */
   args: string;
+  /** Named argument values (Discord options, form fields); empty when the command was typed. */
+  values: Readonly<Record<string, string>>;
   client: AsyntaiClient;
   sessions: SessionMap;
   websites: WebsiteBindings;
@@ -44,9 +49,22 @@ export interface CommandDefinition {
   adminOnly: boolean;
   /** Output contains personal data: only shown in private or ephemerally. */
   personalData?: boolean;
-  /** Fields of a form the adapter may open when the command comes without arguments. */
+  /** Fields of a form the adapter opens when the command comes without arguments, where it can. */
   form?: { title: string; fields: FormField[] };
+  /**
+   * A question platforms with buttons ask before running the command (e.g. a deletion); where
+   * there are no buttons the command runs at once, as typed.
+   */
+  confirmation?: string;
   run(ctx: CommandContext): Promise<void>;
+  /** Autocomplete choices for `argument` (Discord), from what the user typed so far. */
+  complete?(ctx: CompletionContext, argument: string, partial: string): Promise<Choice[]>;
+}
+
+/** What an autocomplete handler gets: no message, no reply, only the services. */
+export interface CompletionContext {
+  client: AsyntaiClient;
+  websiteId: number | undefined;
 }
 
 /** Thrown by a handler when its arguments are wrong; the core answers with the usage line. */

@@ -21,11 +21,10 @@ export const kbAdd: CommandDefinition = {
     ],
   },
   async run(ctx) {
-    if (ctx.args === '' && ctx.reply.openForm && kbAdd.form) {
-      await ctx.reply.openForm({ command: kbAdd.name, ...kbAdd.form });
-      return;
-    }
-    const { title, content } = parseTitleAndContent(ctx.args);
+    const { title, content } =
+      ctx.values.title !== undefined || ctx.values.content !== undefined
+        ? checkTitleAndContent(ctx.values.title ?? '', ctx.values.content ?? '')
+        : parseTitleAndContent(ctx.args);
     const result = await ctx.client.addKnowledgeText({ title, content, websiteId: ctx.websiteId });
     await ctx.reply.text(`Added **${result.title}** (id \`${result.id}\`, ${result.chunks_created} chunk${result.chunks_created === 1 ? '' : 's'}).`);
   },
@@ -46,8 +45,13 @@ function parseTitleAndContent(args: string): { title: string; content: string } 
   } else {
     throw new UsageError('Give a title and the content, separated by "|" or a line break.');
   }
-  title = title.trim();
-  content = content.trim();
+  return checkTitleAndContent(title, content);
+}
+
+/** Trims both and refuses what the API would refuse, in words. */
+function checkTitleAndContent(rawTitle: string, rawContent: string): { title: string; content: string } {
+  const title = rawTitle.trim();
+  const content = rawContent.trim();
   if (title === '') throw new UsageError('The title is empty.');
   if (content.length < MIN_CONTENT) throw new UsageError(`The content must have at least ${MIN_CONTENT} characters.`);
   return { title, content };

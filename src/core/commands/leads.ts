@@ -17,12 +17,10 @@ export const leads: CommandDefinition = {
       return;
     }
     const lines = list.map((l) => `• ${[l.email, l.phone].filter(Boolean).join(' · ') || '(no contact)'} — ${l.started_at?.slice(0, 10) ?? 'unknown date'}${l.page_url ? ` — ${oneLine(l.page_url, 60)}` : ''}`);
-    await ctx.reply.text([`**${list.length} lead${list.length === 1 ? '' : 's'}:**`, ...lines].join('\n'), { ephemeral: true });
+    // The core hands personal-data commands a reply only the admin can read (ephemeral or a DM).
+    await ctx.reply.text([`**${list.length} lead${list.length === 1 ? '' : 's'}:**`, ...lines].join('\n'));
     if (ctx.reply.file) {
-      await ctx.reply.file(
-        { name: 'leads.csv', contentType: 'text/csv', data: Buffer.from(leadsCsv(list)), caption: 'Leads as CSV' },
-        { ephemeral: true },
-      );
+      await ctx.reply.file({ name: 'leads.csv', contentType: 'text/csv', data: Buffer.from(leadsCsv(list)), caption: 'Leads as CSV' });
     }
   },
 };
