@@ -6,8 +6,9 @@
  * `keyv.set` would (same key, same serialized `{value, expires}` envelope): whatever one path
  * writes, the other reads.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Keyv } from 'keyv';
 import { KeyvSqlite } from '@keyv/sqlite';
 import KeyvRedis, { createClient, defaultReconnectStrategy } from '@keyv/redis';
@@ -170,9 +171,24 @@ function openMemory(namespace: string): Backend {
   };
 }
 
+/**
+ * Creates `dir` and its missing parents one level at a time. Not `mkdir({ recursive: true })`: on
+ * Node 20 that never settles under a folder that refuses new entries with ENOENT (`/proc/x`),
+ * which hung start-up instead of failing it.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    await mkdir(d).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error; // another process made it meanwhile
+    });
+  }
+}
+
 async function openSqlite(path: string, namespace: string): Promise<Backend> {
   if (path === '') throw new Error('no file path after sqlite://');
-  await mkdir(dirname(path), { recursive: true });
+  await makeFolders(dirname(path));
   const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
   // Without a listener the adapter's EventEmitter would throw on 'error'; operations still reject.
   adapter.on('error', () => undefined);

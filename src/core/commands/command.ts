@@ -79,7 +79,8 @@ export class UsageError extends Error {
 export function parseCount(args: string, fallback: number, max = 100): number {
   const text = args.trim();
   if (text === '') return fallback;
-  if (!/^\d+$/.test(text)) throw new UsageError(`"${text}" is not a number.`);
+  // Quoted shortened: a usage error must not echo a 9,000-character argument back.
+  if (!/^\d+$/.test(text)) throw new UsageError(`"${oneLine(text, 40)}" is not a number.`);
   const n = Number(text);
   if (n < 1 || n > max) throw new UsageError(`The number must be between 1 and ${max}.`);
   return n;
