@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { AsyntaiClient } from './asyntai/client.js';
 import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, secretsOf, type Config } from './config.js';
 import { Bridge } from './core/bridge.js';
+import { Outbox } from './core/outbox.js';
 import { SessionMap } from './core/session-map.js';
 import { openStore, StoreOpenError, type StateStore } from './core/state-store.js';
 import type { Adapter, PlatformName } from './core/types.js';
@@ -30,6 +31,14 @@ async function createAdapter(name: PlatformName, deps: AdapterDeps): Promise<Ada
     case 'telegram': {
       const { TelegramAdapter } = await import('../adapters/telegram/telegram-adapter.js');
       return new TelegramAdapter(deps);
+    }
+    case 'slack': {
+      const { SlackAdapter } = await import('../adapters/slack/slack-adapter.js');
+      return new SlackAdapter(deps);
+    }
+    case 'discord': {
+      const { DiscordAdapter } = await import('../adapters/discord/discord-adapter.js');
+      return new DiscordAdapter(deps);
     }
     default:
       throw new ConfigError('ADAPTERS', `the ${name} adapter is not available yet`);
@@ -82,7 +91,9 @@ async function main(): Promise<void> {
   });
   cleanups.unshift(() => client.close());
 
+  const outbox = new Outbox({ store, logger });
   const bridge = new Bridge({
+    outbox,
     client,
     store,
     sessions: new SessionMap(store),
@@ -107,11 +118,15 @@ async function main(): Promise<void> {
     logger.info({ port }, 'HTTP server listening');
   }
   for (const adapter of adapters) {
+    outbox.attach(adapter);
     await adapter.start(bridge);
     started.add(adapter);
     cleanups.unshift(() => adapter.stop());
     logger.info({ adapter: adapter.platform }, 'adapter started');
   }
+  // Answers kept while a platform was down (before a restart too) go out once it takes them.
+  outbox.start();
+  cleanups.unshift(() => outbox.stop());
 
   let stopping = false;
   const shutdown = async (code: number) => {

@@ -12,9 +12,10 @@ import type { Logger } from '../log.js';
 import { UsageError, type CommandContext, type CommandDefinition } from './commands/command.js';
 import { COMMANDS, findCommand } from './commands/registry.js';
 import { KeyedQueue, QueueFullError } from './keyed-queue.js';
+import type { Outbox } from './outbox.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { SessionMap } from './session-map.js';
-import type { StateStore } from './state-store.js';
+import { StoreUnavailableError, type StateStore } from './state-store.js';
 import type { BridgePort, Capabilities, Choice, CompletionRequest, Decision, Incoming, OutgoingFile, Reply, SendOptions } from './types.js';
 import { closestName, describeError, MESSAGES } from './user-messages.js';
 import { WebsiteBindings } from './website-bindings.js';
@@ -34,6 +35,8 @@ export interface BridgeOptions {
   maxPendingPerThread?: number;
   /** How often "typing…" is renewed while the assistant thinks (platforms show it ~5 s). */
   typingIntervalMs?: number;
+  /** Keeps answers the platform would not take, for later delivery; without it they are lost. */
+  outbox?: Outbox;
 }
 
 /** An event is claimed for this long while it is handled; a crash frees it for a redelivery. */
@@ -51,7 +54,8 @@ export class Bridge implements BridgePort {
   private readonly websites: WebsiteBindings;
   private readonly maxMessageChars: number;
   private readonly typingIntervalMs: number;
-  private lastAuthErrorLog = 0;
+  /** When each kind of operator-facing failure was last logged: once a minute is enough. */
+  private readonly lastLogged = new Map<string, number>();
 
   constructor(private readonly options: BridgeOptions) {
     this.queue = new KeyedQueue(options.maxPendingPerThread ?? 20);
@@ -97,8 +101,12 @@ export class Bridge implements BridgePort {
       );
     } catch (err) {
       const log = this.options.logger.child({ dedupe: incoming.dedupeKey, thread: incoming.threadKey });
-      if (err instanceof QueueFullError) await reply.text(MESSAGES.queueFull).catch((e: unknown) => log.warn({ err: e }, 'could not send'));
-      // Only a failure to answer at all lands here (the platform refused even the apology).
+      if (err instanceof QueueFullError || err instanceof StoreUnavailableError) {
+        // The platform may redeliver; either way the user learns to try again rather than wait.
+        if (err instanceof StoreUnavailableError && this.firstInAMinute('store')) log.error({ err }, 'the store failed; users are told to try again');
+        await reply.text(err instanceof QueueFullError ? MESSAGES.queueFull : MESSAGES.storeUnavailable).catch((e: unknown) => log.warn({ err: e }, 'could not send'));
+      }
+      // Otherwise the platform refused to take even the apology.
       else log.error({ err }, 'could not handle event');
     }
   };
@@ -221,16 +229,39 @@ export class Bridge implements BridgePort {
       return;
     }
     const stopTyping = this.keepTyping(reply);
+    let response: string;
     try {
       const sessionId = await this.options.sessions.sessionFor(incoming.threadKey, incoming.platform);
       const websiteId = await this.websites.resolve(incoming.spaceKey);
-      const answer = await this.options.client.chat({ message: question, sessionId, websiteId });
-      stopTyping();
-      await reply.text(answer.response);
+      response = (await this.options.client.chat({ message: question, sessionId, websiteId })).response;
     } catch (err) {
       stopTyping();
+      if (err instanceof StoreUnavailableError) throw err;
       await this.answerError(incoming, reply, err);
+      return;
     }
+    stopTyping();
+    await this.deliverAnswer(incoming, reply, response);
+  }
+
+  /**
+   * Sends an answer the plan already paid for. If the platform will not take it, the outbox keeps
+   * it and delivers it later, so the message counts as answered; a thread with answers waiting
+   * queues the new one behind them, keeping the order.
+   */
+  private async deliverAnswer(incoming: Incoming, reply: Reply, response: string): Promise<void> {
+    const { outbox } = this.options;
+    if (!outbox) return reply.text(response);
+    if (!outbox.holds(incoming.threadKey)) {
+      try {
+        await reply.text(response);
+        return;
+      } catch (err) {
+        this.options.logger.warn({ err, thread: incoming.threadKey }, 'the platform would not take an answer; kept for later delivery');
+      }
+    }
+    await outbox.keep(incoming.platform, incoming.threadKey, response);
+    void outbox.flush();
   }
 
   /** Shows "typing…" now and renews it until stopped; failures to show it are ignored. */
@@ -248,17 +279,21 @@ export class Bridge implements BridgePort {
     const reference = randomBytes(4).toString('hex');
     const log = this.options.logger.child({ dedupe: incoming.dedupeKey, thread: incoming.threadKey, reference });
     if (err instanceof AsyntaiError && err.kind === 'unauthorized') {
-      // Every message would log this; once a minute is enough for operators to notice.
-      if (Date.now() - this.lastAuthErrorLog > 60_000) {
-        this.lastAuthErrorLog = Date.now();
-        log.error({ err }, 'Asyntai refused the API key (401): check ASYNTAI_API_KEY');
-      }
+      if (this.firstInAMinute('unauthorized')) log.error({ err }, 'Asyntai refused the API key (401): check ASYNTAI_API_KEY');
     } else if (err instanceof AsyntaiError && err.kind !== 'protocol') {
       log.warn({ kind: err.kind, status: err.status, apiError: err.apiError }, 'Asyntai request failed');
     } else {
       log.error({ err }, 'failed to answer');
     }
     await reply.text(describeError(err, reference));
+  }
+
+  /** True at most once a minute per `kind`: every message would log the same outage otherwise. */
+  private firstInAMinute(kind: string): boolean {
+    const now = Date.now();
+    if (now - (this.lastLogged.get(kind) ?? 0) < 60_000) return false;
+    this.lastLogged.set(kind, now);
+    return true;
   }
 }
 

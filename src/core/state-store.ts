@@ -27,6 +27,11 @@ export interface StateStore {
    */
   setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
   /**
+   * The keys (without namespace) that start with `prefix`, expired ones possibly included. A scan:
+   * for rare background work (the outbox after a restart), never the per-message path.
+   */
+  keys(prefix: string): Promise<string[]>;
+  /**
    * Deletes expired entries now; returns how many. Backends without native expiry (SQLite,
    * memory) also do it every few minutes, so one-day de-duplication marks do not pile up.
    */
@@ -38,6 +43,14 @@ export interface StateStore {
 /** STORE_URL could not be opened or reached; the message is one line naming the (masked) URL and the reason. */
 export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
+}
+
+/**
+ * A store call failed after start-up (Redis down or refusing writes, SQLite locked or full): the
+ * message says which operation and why; `cause` is the backend's error.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
 }
 
 /** Keys of different deployments sharing one Redis or file stay apart under their namespace. */
@@ -60,6 +73,8 @@ type InsertIfAbsent = (key: string, serialized: string, ttlMs: number | undefine
 interface Backend {
   keyv: Keyv;
   insertIfAbsent: InsertIfAbsent;
+  /** Keys starting with `prefix`, both as Keyv passes keys to its adapter. */
+  keysWithPrefix: (prefix: string) => Promise<string[]>;
   purgeExpired?: () => Promise<number>;
 }
 
@@ -120,15 +135,16 @@ class KeyvStateStore implements StateStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    return (await this.keyv.get<T>(key)) ?? undefined;
+    return (await unavailable('read', this.keyv.get<T>(key))) ?? undefined;
   }
 
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    await this.keyv.set(key, value, checkTtl(ttlMs));
+    const ttl = checkTtl(ttlMs);
+    await unavailable('write', this.keyv.set(key, value, ttl));
   }
 
-  async delete(key: string): Promise<boolean> {
-    return this.keyv.delete(key);
+  delete(key: string): Promise<boolean> {
+    return unavailable('delete', this.keyv.delete(key));
   }
 
   async setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
@@ -136,7 +152,14 @@ class KeyvStateStore implements StateStore {
     // The same envelope and key Keyv.set builds, so Keyv.get reads it back (and honours `expires`).
     const serialized = await this.keyv.serializeData({ value, expires: ttl === undefined ? undefined : Date.now() + ttl });
     if (typeof serialized !== 'string') throw new Error('Keyv serializer must produce a string');
-    return this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl);
+    return unavailable('write', this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl));
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    const backendPrefix = this.keyv._getKeyPrefix(prefix);
+    const strip = backendPrefix.length - prefix.length;
+    const found = await unavailable('scan', this.backend.keysWithPrefix(backendPrefix));
+    return found.map((key) => key.slice(strip));
   }
 
   purgeExpired(): Promise<number> {
@@ -161,6 +184,7 @@ function openMemory(namespace: string): Backend {
       map.set(key, serialized);
       return Promise.resolve(true);
     },
+    keysWithPrefix: (prefix) => Promise.resolve([...map.keys()].filter((key) => key.startsWith(prefix))),
     purgeExpired: () => {
       let purged = 0;
       for (const [key, value] of map) {
@@ -209,6 +233,11 @@ async function openSqlite(path: string, namespace: string): Promise<Backend> {
       const rows = (await adapter.query(upsert, key, serialized, Date.now())) as unknown[];
       return rows.length > 0;
     },
+    keysWithPrefix: async (prefix) => {
+      // substr rather than LIKE: keys may hold `%` and `_`.
+      const rows = (await adapter.query(`SELECT key FROM ${SQLITE_TABLE} WHERE substr(key, 1, ?) = ?`, prefix.length, prefix)) as Array<{ key: string }>;
+      return rows.map((row) => row.key);
+    },
     purgeExpired: async () => {
       const rows = (await adapter.query(purge, Date.now())) as unknown[];
       return rows.length;
@@ -242,7 +271,24 @@ async function openRedis(url: string, namespace: string): Promise<Backend> {
       });
       return reply !== null;
     },
+    keysWithPrefix: async (prefix) => {
+      const own = adapter.createKeyPrefix(prefix, adapter.namespace);
+      const strip = own.length - prefix.length;
+      const keys: string[] = [];
+      const pattern = `${own.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) keys.push(...batch.map((key) => key.slice(strip)));
+      return keys;
+    },
   };
+}
+
+/** Runs a backend call, turning its failure into a StoreUnavailableError that says what failed. */
+async function unavailable<T>(operation: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new StoreUnavailableError(`store ${operation} failed: ${reasonOf(error)}`, { cause: error });
+  }
 }
 
 /** Keyv takes 0 as "no expiry" and Redis rejects fractions: accept only positive, rounded up. */

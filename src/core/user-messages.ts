@@ -12,6 +12,7 @@ export const MESSAGES = {
   privateOnly: (name: string) => `/${name} shows personal data, so I only answer it in a private chat with an admin.`,
   unknownCommand: (name: string, suggestion?: string) =>
     `I don't know the command /${name}.${suggestion ? ` Did you mean /${suggestion}?` : ''} Send /help to see what I can do.`,
+  storeUnavailable: 'I cannot reach my memory right now, so I cannot answer. Please try again shortly.',
   sentToDm: 'I sent it to you in a direct message, since it contains personal data.',
   fileNotPrivate: 'The CSV file is not available here: this platform cannot send a file only you can see.',
   usage: (usage: string, problem: string) => `${problem}\nUsage: \`${usage}\``,

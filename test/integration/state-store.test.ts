@@ -94,6 +94,19 @@ for (const name of BACKENDS) {
       expect(await store.get('lease-get')).toBeUndefined();
     });
 
+    it('lists keys by prefix, without the namespace, prefix characters taken literally', async () => {
+      const store = await backend.open();
+      await store.set('outbox:a|1', 1);
+      await store.set('outbox:a|2', 2, 60_000);
+      await store.setIfNotExists('outbox:b%_|1', 3);
+      await store.set('outboxed', 4);
+      await store.set('session:x', 5);
+      expect((await store.keys('outbox:')).sort()).toEqual(['outbox:a|1', 'outbox:a|2', 'outbox:b%_|1']);
+      expect(await store.keys('outbox:b%_')).toEqual(['outbox:b%_|1']);
+      expect(await store.keys('outbox:b%%')).toEqual([]);
+      expect(await store.keys('nothing:')).toEqual([]);
+    });
+
     it('50 parallel setIfNotExists on one key: exactly one wins', async () => {
       const store = await backend.open();
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setIfNotExists('race', i)));
