@@ -43,11 +43,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino({ level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
 }
 
-/** Replaces every occurrence of each secret (and its JSON-escaped form) in `text`. */
+/**
+ * Replaces every occurrence of each secret in `text`, both as written and JSON-escaped: a log line
+ * is JSON, so a secret holding `"`, `\\` or a control character appears there escaped.
+ */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let result = text;
-  for (const s of secrets) {
-    if (result.includes(s)) result = result.split(s).join('[redacted]');
+  for (const secret of secrets) {
+    // Escaped form first: replacing the raw form inside an escaped occurrence could leave a stray
+    // backslash that breaks the line's JSON.
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    for (const form of escaped === secret ? [secret] : [escaped, secret]) {
+      if (result.includes(form)) result = result.split(form).join('[redacted]');
+    }
   }
   return result;
 }

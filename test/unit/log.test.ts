@@ -16,3 +16,17 @@ describe('logger', () => {
     expect(out).toContain('getMe failed');
   });
 });
+
+describe('logger secrets that JSON escapes', () => {
+  it('scrubs a secret holding " and \\ in its escaped form, and the line stays JSON', () => {
+    const secret = 'sk"quote\\slash-1234';
+    const lines: string[] = [];
+    const log = createLogger({ secrets: [secret], destination: { write: (l: string) => lines.push(l) } });
+    log.error({ err: new Error(`refused key ${secret}`), detail: `key=${secret}` }, `bad key ${secret}`);
+    const out = lines.join('');
+    expect(out).not.toContain(JSON.stringify(secret).slice(1, -1));
+    expect(out).not.toContain('quote');
+    expect(out).toContain('[redacted]');
+    expect(() => JSON.parse(out)).not.toThrow();
+  });
+});
