@@ -1,18 +1,34 @@
 /**
- * All configuration, read once from the environment (and `.env`, loaded by main). Every variable
- * of DESIGN.md is here with its default; a bad value becomes a `ConfigError` whose message is one
- * line naming the variable, which main prints before exiting.
+ * All configuration, read once from the environment (and `.env`, loaded by main). One table,
+ * `VARIABLES`, holds every variable with its group, example value, description and validation:
+ * `--help` prints it, `.env.example` is checked against it by a unit test (neither can drift),
+ * and adding a variable is one entry there plus the line that places it in `Config`.
+ *
+ * Every bad variable is reported at once: `ConfigError` carries one problem per variable, each a
+ * line naming it, which main prints before exiting.
  */
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { PlatformName } from './core/types.js';
 
+/** One bad variable and what is wrong with it. */
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
+/** A configuration that cannot start: `problems` has one entry per bad variable, `message` one line each. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  readonly problems: readonly ConfigProblem[];
   constructor(
     readonly variable: string,
     problem: string,
+    more: readonly ConfigProblem[] = [],
   ) {
-    super(`${variable}: ${problem}`);
+    const problems = [{ variable, problem }, ...more];
+    super(problems.map((p) => `${p.variable}: ${p.problem}`).join('\n'));
+    this.problems = problems;
   }
 }
 
@@ -25,17 +41,20 @@ const optionalString = z
   .transform((s) => (s === '' ? undefined : s))
   .optional();
 
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL');
+/** A URL whose scheme is one of `schemes` (e.g. `['https:']`). */
+const urlWithScheme = (schemes: readonly string[], message: string) =>
+  z
+    .string()
+    .trim()
+    .refine((s) => {
+      try {
+        return schemes.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    }, message);
+
+const httpUrl = urlWithScheme(['http:', 'https:'], 'must be an http(s) URL');
 
 const intInRange = (min: number, max: number) =>
   z
@@ -44,6 +63,15 @@ const intInRange = (min: number, max: number) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false (or 1/0, yes/no)'))
+    .default(fallback)
+    .transform((s) => s === 'true' || s === '1' || s === 'yes');
 
 /** Comma- or space-separated ids; empty means none. */
 const idList = z
@@ -56,108 +84,290 @@ const storeUrl = z
   .trim()
   .refine((s) => /^(sqlite:\/\/.+|redis(s)?:\/\/.+|memory:\/\/)$/.test(s), 'must be sqlite://path, redis://host[:port] or memory://');
 
-/** The schema, field by field: each key is the environment variable's name. */
-const schema = z.object({
-  ASYNTAI_API_KEY: optionalString,
-  ASYNTAI_API_URL: httpUrl.default('https://asyntai.com/api/v1/'),
-  ASYNTAI_AUTH_HEADER: z.enum(['bearer', 'x-api-key']).default('bearer'),
-  ASYNTAI_WEBSITE_ID: intInRange(1, Number.MAX_SAFE_INTEGER).optional(),
-  ASYNTAI_CHAT_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
-  ASYNTAI_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
-  ASYNTAI_WEBHOOK_SECRET: optionalString,
-  STORE_URL: storeUrl.default('sqlite://data/bridge.sqlite'),
-  HTTP_PORT: intInRange(0, 65_535).optional(),
-  LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
-  USER_RATE_LIMIT: intInRange(0, 100_000).default(10),
-  MAX_MESSAGE_CHARS: intInRange(1, 1_000_000).default(4_000),
-  ADAPTERS: z
-    .string()
-    .trim()
-    .optional()
-    .transform((s, ctx) => {
-      if (!s) return undefined;
-      const names = s.split(/[\s,]+/).filter(Boolean);
-      for (const n of names) {
-        if (!(PLATFORMS as readonly string[]).includes(n)) {
-          ctx.addIssue({ code: 'custom', message: `unknown adapter "${n}" (one of ${PLATFORMS.join(', ')})` });
-          return z.NEVER;
-        }
+const adapterList = z
+  .string()
+  .trim()
+  .optional()
+  .transform((s, ctx) => {
+    if (!s) return undefined;
+    const names = s.split(/[\s,]+/).filter(Boolean);
+    for (const n of names) {
+      if (!(PLATFORMS as readonly string[]).includes(n)) {
+        ctx.addIssue({ code: 'custom', message: `unknown adapter "${n}" (one of ${PLATFORMS.join(', ')})` });
+        return z.NEVER;
       }
-      return names as PlatformName[];
-    }),
-  TELEGRAM_BOT_TOKEN: optionalString,
-  TELEGRAM_API_ROOT: httpUrl.optional(),
-  TELEGRAM_ADMIN_IDS: idList,
-  TELEGRAM_WEBHOOK_URL: z.string().trim().url('must be an https URL').optional(),
-  TELEGRAM_WEBHOOK_SECRET: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -')
-    .optional(),
-  SLACK_BOT_TOKEN: optionalString,
-  SLACK_SIGNING_SECRET: optionalString,
-  SLACK_APP_TOKEN: optionalString,
-  SLACK_API_URL: httpUrl.optional(),
-  SLACK_ADMIN_IDS: idList,
-  DISCORD_BOT_TOKEN: optionalString,
-  DISCORD_API_URL: httpUrl.optional(),
-  DISCORD_ADMIN_IDS: idList,
-});
+    }
+    return names as PlatformName[];
+  });
 
-export interface Config {
-  asyntai: {
-    /** Absent: demo mode, the emulator runs in-process. */
-    apiKey: string | undefined;
-    apiUrl: string;
-    authHeader: 'bearer' | 'x-api-key';
-    websiteId: number | undefined;
-    chatTimeoutMs: number;
-    timeoutMs: number;
-    webhookSecret: string | undefined;
-  };
-  storeUrl: string;
-  /** Undefined when HTTP_PORT is unset: the server then starts only for platform adapters (on 3000). */
-  httpPort: number | undefined;
-  logLevel: (typeof LOG_LEVELS)[number] | undefined;
-  userRateLimit: number;
-  maxMessageChars: number;
-  adapters: PlatformName[];
-  telegram: {
-    token: string | undefined;
-    apiRoot: string | undefined;
-    adminIds: Set<string>;
-    webhookUrl: string | undefined;
-    webhookSecret: string | undefined;
-  };
-  slack: {
-    botToken: string | undefined;
-    signingSecret: string | undefined;
-    appToken: string | undefined;
-    apiUrl: string | undefined;
-    adminIds: Set<string>;
-  };
-  discord: { token: string | undefined; apiUrl: string | undefined; adminIds: Set<string> };
+/** Sections of `--help` and `.env.example`, in order. */
+export const GROUPS = {
+  asyntai: 'Asyntai',
+  bridge: 'Bridge',
+  telegram: 'Telegram (BotFather)',
+  slack: 'Slack',
+  discord: 'Discord',
+  emulator: 'Emulator (npm run emulator)',
+} as const;
+
+/** A documented variable. */
+export interface VariableDoc {
+  group: keyof typeof GROUPS;
+  /** What `.env.example` assigns: the default where there is one, else empty. */
+  example: string;
+  /** One sentence or two, for `--help` and `.env.example`. */
+  description: string;
 }
+
+/** A variable the bridge reads: its documentation and how its raw text is checked and converted. */
+interface Variable extends VariableDoc {
+  schema: z.ZodType<unknown, string | undefined>;
+}
+
+/**
+ * Every variable the bridge reads, in `--help` order. The key is the environment variable's
+ * name; `schema` gets the raw text (undefined when unset or empty) and applies the default.
+ */
+export const VARIABLES = {
+  ASYNTAI_API_KEY: {
+    group: 'asyntai',
+    example: '',
+    description:
+      'Your API key (Asyntai dashboard, paid plan). Required by the Telegram, Slack and Discord adapters (unless DEMO=1); unset with the terminal chat = demo against a built-in emulator.',
+    schema: optionalString,
+  },
+  ASYNTAI_API_URL: {
+    group: 'asyntai',
+    example: 'https://asyntai.com/api/v1/',
+    description: 'API base URL (http or https); point it at `npm run emulator` (http://127.0.0.1:8787/api/v1/) to test offline.',
+    schema: httpUrl.default('https://asyntai.com/api/v1/'),
+  },
+  ASYNTAI_AUTH_HEADER: {
+    group: 'asyntai',
+    example: 'bearer',
+    description: 'How the key is sent: bearer (Authorization: Bearer) or x-api-key (X-API-Key header).',
+    schema: z.enum(['bearer', 'x-api-key']).default('bearer'),
+  },
+  ASYNTAI_WEBSITE_ID: {
+    group: 'asyntai',
+    example: '',
+    description: "Website used where no /website binding exists; unset = the account's primary website.",
+    schema: intInRange(1, Number.MAX_SAFE_INTEGER).optional(),
+  },
+  ASYNTAI_CHAT_TIMEOUT_MS: {
+    group: 'asyntai',
+    example: '30000',
+    description: 'Time limit of one /chat/ attempt, in milliseconds.',
+    schema: intInRange(100, 600_000).default(30_000),
+  },
+  ASYNTAI_TIMEOUT_MS: {
+    group: 'asyntai',
+    example: '10000',
+    description: 'Time limit of one attempt at any other endpoint, in milliseconds.',
+    schema: intInRange(100, 600_000).default(10_000),
+  },
+  ASYNTAI_WEBHOOK_SECRET: {
+    group: 'asyntai',
+    example: '',
+    description:
+      'Secret that signs Asyntai webhooks sent to this bridge (X-Webhook-Signature). Reserved for the webhook relay (escalations into chat threads), not built yet: validated, not used.',
+    schema: optionalString,
+  },
+  STORE_URL: {
+    group: 'bridge',
+    example: 'sqlite://data/bridge.sqlite',
+    description:
+      'Where sessions, bindings and de-duplication live: sqlite://path, redis://host:6379 or memory://. Several instances must share one Redis (or one SQLite file on one machine).',
+    schema: storeUrl.default('sqlite://data/bridge.sqlite'),
+  },
+  DATA_DIR: {
+    group: 'bridge',
+    example: '',
+    description:
+      "Folder for local files: the demo emulator's knowledge, the terminal's history and log. Default: the folder of a sqlite:// STORE_URL, `data` with redis://, none (nothing written) with memory://.",
+    schema: optionalString,
+  },
+  DEMO: {
+    group: 'bridge',
+    example: '',
+    description:
+      '1 = run a platform bot without ASYNTAI_API_KEY against the built-in emulator; the first answer in each thread then says it is a demo.',
+    schema: flag('false'),
+  },
+  HTTP_PORT: {
+    group: 'bridge',
+    example: '',
+    description: 'HTTP server (health, Telegram webhook, Slack events). Default 3000 when a platform adapter is enabled; the terminal alone starts none.',
+    schema: intInRange(0, 65_535).optional(),
+  },
+  LOG_LEVEL: {
+    group: 'bridge',
+    example: '',
+    description: 'fatal, error, warn, info, debug, trace or silent (default info; warn for the terminal chat).',
+    schema: z.enum(LOG_LEVELS).optional(),
+  },
+  USER_RATE_LIMIT: {
+    group: 'bridge',
+    example: '10',
+    description: 'Questions per user per minute (0 = no limit).',
+    schema: intInRange(0, 100_000).default(10),
+  },
+  MAX_MESSAGE_CHARS: {
+    group: 'bridge',
+    example: '4000',
+    description: 'The longest question accepted, in characters.',
+    schema: intInRange(1, 1_000_000).default(4_000),
+  },
+  ADAPTERS: {
+    group: 'bridge',
+    example: '',
+    description: 'Adapters to run, comma-separated: telegram, slack, discord, shell. Default: every platform with credentials below, else the terminal (shell).',
+    schema: adapterList,
+  },
+  TELEGRAM_BOT_TOKEN: {
+    group: 'telegram',
+    example: '',
+    description: "The bot's token from @BotFather.",
+    schema: optionalString,
+  },
+  TELEGRAM_API_ROOT: {
+    group: 'telegram',
+    example: '',
+    description: 'Another Bot API server (a local telegram-bot-api, or a test fake); default https://api.telegram.org.',
+    schema: httpUrl.optional(),
+  },
+  TELEGRAM_ADMIN_IDS: {
+    group: 'telegram',
+    example: '',
+    description: 'Telegram user ids (numbers) allowed to run admin commands, comma-separated.',
+    schema: idList,
+  },
+  TELEGRAM_WEBHOOK_URL: {
+    group: 'telegram',
+    example: '',
+    description: "Public https URL of this bridge's webhook, e.g. https://bot.example.com/telegram. Unset = long polling.",
+    schema: urlWithScheme(['https:'], 'must be an https URL (Telegram sends webhooks over https only)').optional(),
+  },
+  TELEGRAM_WEBHOOK_SECRET: {
+    group: 'telegram',
+    example: '',
+    description: 'Secret Telegram sends with each webhook call (1-256 of A-Z a-z 0-9 _ -); default derived from the token.',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+  },
+  SLACK_BOT_TOKEN: {
+    group: 'slack',
+    example: '',
+    description: 'Bot token (xoxb-…) from the Slack app settings.',
+    schema: optionalString,
+  },
+  SLACK_SIGNING_SECRET: {
+    group: 'slack',
+    example: '',
+    description: 'Signing secret that checks Slack requests over HTTP (not needed in Socket Mode).',
+    schema: optionalString,
+  },
+  SLACK_APP_TOKEN: {
+    group: 'slack',
+    example: '',
+    description: 'App-level token (xapp-…): Socket Mode when set.',
+    schema: optionalString,
+  },
+  SLACK_API_URL: {
+    group: 'slack',
+    example: '',
+    description: 'Another Slack Web API base URL (http or https; tests and staging).',
+    schema: httpUrl.optional(),
+  },
+  SLACK_ADMIN_IDS: {
+    group: 'slack',
+    example: '',
+    description: 'Slack user ids allowed to run admin commands, comma-separated.',
+    schema: idList,
+  },
+  SLACK_THREAD_FOLLOWUPS: {
+    group: 'slack',
+    example: 'true',
+    description: 'Answer later messages of a thread the bot answered, without a mention.',
+    schema: flag('true'),
+  },
+  DISCORD_BOT_TOKEN: {
+    group: 'discord',
+    example: '',
+    description: "The bot's token from the Discord developer portal.",
+    schema: optionalString,
+  },
+  DISCORD_API_URL: {
+    group: 'discord',
+    example: '',
+    description: 'Another Discord REST API base URL (http or https; tests and staging).',
+    schema: httpUrl.optional(),
+  },
+  DISCORD_ADMIN_IDS: {
+    group: 'discord',
+    example: '',
+    description: 'Discord user ids allowed to run admin commands, comma-separated.',
+    schema: idList,
+  },
+  DISCORD_GUILD_ID: {
+    group: 'discord',
+    example: '',
+    description: 'Register slash commands in this guild only (instant; for testing) instead of globally.',
+    schema: z.string().trim().regex(/^\d{15,25}$/, 'must be a guild id (a number)').optional(),
+  },
+  DISCORD_REPLY_MODE: {
+    group: 'discord',
+    example: 'reply',
+    description: 'reply = answer as a reply in the channel; thread = open a thread on the question.',
+    schema: z.enum(['reply', 'thread']).default('reply'),
+  },
+} as const satisfies Record<string, Variable>;
+
+/** Variables the emulator's command line (`npm run emulator`) falls back to; documented with the rest. */
+export const EMULATOR_VARIABLES: Readonly<Record<string, VariableDoc>> = {
+  EMULATOR_PORT: { group: 'emulator', example: '8787', description: 'Port to listen on.' },
+  EMULATOR_API_KEY: { group: 'emulator', example: 'dev-key', description: 'The API key it accepts.' },
+  EMULATOR_PLAN: { group: 'emulator', example: 'starter', description: 'Plan limits: free, starter, standard or pro.' },
+  EMULATOR_DATA: { group: 'emulator', example: '', description: "File to persist the emulator's state in; unset = memory only." },
+  EMULATOR_HOST: { group: 'emulator', example: '127.0.0.1', description: 'Address to listen on.' },
+  EMULATOR_ALLOW_PRIVATE_URLS: {
+    group: 'emulator',
+    example: '',
+    description: '1 = let /knowledge/url/ and webhooks reach loopback and private addresses (local testing only).',
+  },
+};
+
+type Env = { -readonly [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]['schema']> };
 
 /** The port the HTTP server uses when a platform needs it and HTTP_PORT is unset. */
 export const DEFAULT_HTTP_PORT = 3000;
 
-/** Reads and validates the environment. Throws `ConfigError` naming the first bad variable. */
+/** Reads and validates the environment. Throws one `ConfigError` listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const raw: Record<string, string | undefined> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
+  const problems: ConfigProblem[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(VARIABLES) as Array<[string, Variable]>) {
+    const value = env[name];
     // An empty assignment in .env (`FOO=`) means unset, as most dotenv users expect.
-    raw[key] = value === undefined || value.trim() === '' ? undefined : value;
+    const parsed = variable.schema.safeParse(value === undefined || value.trim() === '' ? undefined : value);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push({ variable: name, problem: parsed.error.issues[0]?.message ?? 'invalid' });
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(String(issue.path[0] ?? 'config'), issue.message);
-  }
-  const e = parsed.data;
-  const adapters = e.ADAPTERS ?? defaultAdapters(e);
-  const config: Config = {
+  const e = values as Env;
+  // Cross-checks only between values that parsed: a bad ADAPTERS is reported once, as itself.
+  if (!problems.some((p) => p.variable === 'ADAPTERS')) problems.push(...missingCredentials(e));
+  const [first, ...more] = problems;
+  if (first) throw new ConfigError(first.variable, first.problem, more);
+  return toConfig(e);
+}
+
+/** Places the parsed variables in the shape the rest of the code reads. */
+function toConfig(e: Env) {
+  return {
     asyntai: {
+      /** Absent: the terminal demo (or DEMO=1) runs the emulator in-process. */
       apiKey: e.ASYNTAI_API_KEY,
       apiUrl: e.ASYNTAI_API_URL.endsWith('/') ? e.ASYNTAI_API_URL : `${e.ASYNTAI_API_URL}/`,
       authHeader: e.ASYNTAI_AUTH_HEADER,
@@ -167,11 +377,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookSecret: e.ASYNTAI_WEBHOOK_SECRET,
     },
     storeUrl: e.STORE_URL,
+    /** Local files (demo knowledge, terminal history and log); undefined = write none. */
+    dataDir: e.DATA_DIR ?? dataDirOf(e.STORE_URL),
+    /** DEMO=1: platform bots may run against the in-process emulator, saying so. */
+    demo: e.DEMO,
+    /** Undefined when HTTP_PORT is unset: the server then starts only for platform adapters (on 3000). */
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
     userRateLimit: e.USER_RATE_LIMIT,
     maxMessageChars: e.MAX_MESSAGE_CHARS,
-    adapters,
+    adapters: e.ADAPTERS ?? defaultAdapters(e),
     telegram: {
       token: e.TELEGRAM_BOT_TOKEN,
       apiRoot: e.TELEGRAM_API_ROOT?.replace(/\/+$/, ''),
@@ -185,15 +400,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appToken: e.SLACK_APP_TOKEN,
       apiUrl: e.SLACK_API_URL,
       adminIds: e.SLACK_ADMIN_IDS,
+      /** SLACK_THREAD_FOLLOWUPS: answer later messages of a thread the bot answered, without a mention. */
+      threadFollowups: e.SLACK_THREAD_FOLLOWUPS,
     },
-    discord: { token: e.DISCORD_BOT_TOKEN, apiUrl: e.DISCORD_API_URL, adminIds: e.DISCORD_ADMIN_IDS },
+    discord: {
+      token: e.DISCORD_BOT_TOKEN,
+      apiUrl: e.DISCORD_API_URL,
+      adminIds: e.DISCORD_ADMIN_IDS,
+      /** Register slash commands in this guild only (instant; for testing) instead of globally. */
+      guildId: e.DISCORD_GUILD_ID,
+      /** `reply`: answer as a reply in the channel; `thread`: open a thread on the question. */
+      replyMode: e.DISCORD_REPLY_MODE,
+    },
   };
-  requireCredentials(config);
-  return config;
+}
+
+/** The validated configuration. */
+export type Config = ReturnType<typeof toConfig>;
+
+/** The folder of a SQLite store; `data` beside a Redis one; none for memory://. */
+function dataDirOf(url: string): string | undefined {
+  if (url.startsWith('sqlite://')) return dirname(url.slice('sqlite://'.length));
+  if (url.startsWith('redis')) return 'data';
+  return undefined;
 }
 
 /** Every platform with credentials; the shell when none has any. */
-function defaultAdapters(e: z.infer<typeof schema>): PlatformName[] {
+function defaultAdapters(e: Env): PlatformName[] {
   const names: PlatformName[] = [];
   if (e.TELEGRAM_BOT_TOKEN) names.push('telegram');
   if (e.SLACK_BOT_TOKEN) names.push('slack');
@@ -201,15 +434,27 @@ function defaultAdapters(e: z.infer<typeof schema>): PlatformName[] {
   return names.length > 0 ? names : ['shell'];
 }
 
-/** An adapter named in ADAPTERS without its credentials is a configuration error, said once. */
-function requireCredentials(c: Config): void {
-  for (const name of c.adapters) {
-    if (name === 'telegram' && !c.telegram.token) throw new ConfigError('TELEGRAM_BOT_TOKEN', 'required by the telegram adapter');
-    if (name === 'slack' && !c.slack.botToken) throw new ConfigError('SLACK_BOT_TOKEN', 'required by the slack adapter');
-    if (name === 'slack' && !c.slack.appToken && !c.slack.signingSecret)
-      throw new ConfigError('SLACK_SIGNING_SECRET', 'required by the slack adapter unless SLACK_APP_TOKEN (Socket Mode) is set');
-    if (name === 'discord' && !c.discord.token) throw new ConfigError('DISCORD_BOT_TOKEN', 'required by the discord adapter');
+/**
+ * What enabled adapters need and lack: their tokens, and an API key. Platform bots answer real
+ * users, so the emulator's sample shop answers them only when DEMO asks for it.
+ */
+function missingCredentials(e: Env): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const need = (variable: string, problem: string) => problems.push({ variable, problem });
+  const adapters = e.ADAPTERS ?? defaultAdapters(e);
+  for (const name of adapters) {
+    if (name === 'telegram' && !e.TELEGRAM_BOT_TOKEN) need('TELEGRAM_BOT_TOKEN', 'required by the telegram adapter');
+    if (name === 'slack' && !e.SLACK_BOT_TOKEN) need('SLACK_BOT_TOKEN', 'required by the slack adapter');
+    if (name === 'slack' && !e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET)
+      need('SLACK_SIGNING_SECRET', 'required by the slack adapter unless SLACK_APP_TOKEN (Socket Mode) is set');
+    if (name === 'discord' && !e.DISCORD_BOT_TOKEN) need('DISCORD_BOT_TOKEN', 'required by the discord adapter');
   }
+  const platforms = adapters.filter((a) => a !== 'shell');
+  if (platforms.length > 0 && !e.ASYNTAI_API_KEY && !e.DEMO) {
+    const who = `the ${platforms.join(' and ')} adapter${platforms.length > 1 ? 's' : ''}`;
+    need('ASYNTAI_API_KEY', `required by ${who}; set it, or DEMO=1 for a demo answered from a built-in sample shop`);
+  }
+  return problems;
 }
 
 /** Every secret value in the config, for the logger to scrub from any line. */
@@ -224,4 +469,45 @@ export function secretsOf(c: Config): string[] {
     c.slack.appToken,
     c.discord.token,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}
+
+/** Every documented variable (the bridge's and the emulator's), in `.env.example` order. */
+export function documentedVariables(): Array<[string, VariableDoc]> {
+  return [...Object.entries(VARIABLES), ...Object.entries(EMULATOR_VARIABLES)];
+}
+
+/** `--help`: usage and every variable by group, wrapped to `width` columns. */
+export function helpText(width = 100): string {
+  const lines = [
+    ...wrap('asyntai-bridge: an Asyntai AI support assistant in Telegram, Slack, Discord or the terminal.', width),
+    '',
+    'Usage: asyntai-bridge [--help]',
+    '       npm start (npm start --silent through a pipe)',
+    '',
+    ...wrap('Configured by environment variables, also read from ./.env (real environment variables win). Empty values count as unset. With none set, it chats in the terminal against a built-in demo.', width),
+  ];
+  const indent = '    ';
+  for (const [group, title] of Object.entries(GROUPS)) {
+    lines.push('', `${title}:`);
+    for (const [name, doc] of documentedVariables()) {
+      if (doc.group !== group) continue;
+      lines.push(`  ${name}${doc.example === '' ? '' : ` (default ${doc.example})`}`);
+      lines.push(...wrap(doc.description, width - indent.length).map((l) => indent + l));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Greedy word wrap; a word longer than `width` gets a line of its own. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') out.push(line);
+  return out;
 }
