@@ -117,7 +117,11 @@ export class Bridge implements BridgePort {
     if (!command?.complete || (command.adminOnly && !request.sender.isAdmin)) return [];
     try {
       const websiteId = await this.websites.resolve(request.spaceKey);
-      const choices = await command.complete({ client: this.options.client, websiteId }, request.argument, request.partial);
+      const choices = await command.complete(
+        { client: this.options.client, websiteId, signal: AbortSignal.timeout(COMPLETE_TIMEOUT_MS) },
+        request.argument,
+        request.partial,
+      );
       return choices.slice(0, MAX_CHOICES);
     } catch (err) {
       this.options.logger.debug({ err, command: command.name }, 'autocomplete failed');

@@ -65,6 +65,8 @@ export interface CommandDefinition {
 export interface CompletionContext {
   client: AsyntaiClient;
   websiteId: number | undefined;
+  /** Aborts API calls that would answer after the platform stopped waiting. */
+  signal: AbortSignal;
 }
 
 /** Thrown by a handler when its arguments are wrong; the core answers with the usage line. */

@@ -30,7 +30,7 @@ export const kbDelete: CommandDefinition = {
   /** Titles matching what was typed (or the id itself), newest first as the API lists them. */
   async complete(ctx, _argument, partial) {
     const needle = partial.trim().toLowerCase();
-    const entries = await ctx.client.listKnowledge({ limit: 100, websiteId: ctx.websiteId });
+    const entries = await ctx.client.listKnowledge({ limit: 100, websiteId: ctx.websiteId }, { signal: ctx.signal });
     return entries
       .filter((e) => needle === '' || e.title.toLowerCase().includes(needle) || e.id.toLowerCase().startsWith(needle))
       .slice(0, MAX_CHOICES)
