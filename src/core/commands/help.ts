@@ -9,6 +9,7 @@ export const help: CommandDefinition = {
   adminOnly: false,
   async run(ctx) {
     const lines = ctx.available.map((c) => `\`${c.usage}\` — ${c.description}`);
-    await ctx.reply.text(['Ask me anything by sending a message, or use a command:', '', ...lines].join('\n'));
+    const count = lines.length === 1 ? 'this command' : `one of these ${lines.length} commands`;
+    await ctx.reply.text([`Ask me anything by sending a message, or use ${count}:`, '', ...lines].join('\n'));
   },
 };
