@@ -53,6 +53,8 @@ export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
 }
 
+/** STORE_TIMEOUT_MS's default: a store call slower than this fails (the user is told to try again). */
+const DEFAULT_TIMEOUT_MS = 2_000;
 /** Keys of different deployments sharing one Redis or file stay apart under their namespace. */
 const DEFAULT_NAMESPACE = 'bridge';
 /** How long a SQLite write waits for another connection's lock before failing with SQLITE_BUSY. */
@@ -82,9 +84,10 @@ interface Backend {
  * Opens the store named by STORE_URL: `sqlite://relative/or/absolute/path.sqlite` (parent folder
  * created), `memory://`, `redis://host:port[/db]` / `rediss://`. Throws `StoreOpenError` when it
  * cannot be opened or reached — checked eagerly with a first read, so start-up fails fast rather
- * than at the first message.
+ * than at the first message. Every later call fails within `timeoutMs` (STORE_TIMEOUT_MS, default
+ * 2 s) with a StoreUnavailableError rather than waiting for a store that stopped answering.
  */
-export async function openStore(url: string, options: { namespace?: string } = {}): Promise<StateStore> {
+export async function openStore(url: string, options: { namespace?: string; timeoutMs?: number } = {}): Promise<StateStore> {
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   const fail = (reason: string) => new StoreOpenError(`Cannot open store ${maskUrl(url)}: ${reason}`);
@@ -109,7 +112,7 @@ export async function openStore(url: string, options: { namespace?: string } = {
     throw error instanceof StoreOpenError ? error : fail(reasonOf(error));
   }
 
-  const store = new KeyvStateStore(opened);
+  const store = new KeyvStateStore(opened, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
     // SQLite opens its file and creates its table lazily: a first read surfaces any failure now.
     await store.get('store:open-check');
@@ -125,7 +128,10 @@ class KeyvStateStore implements StateStore {
   readonly #purgeTimer: NodeJS.Timeout | undefined;
   private readonly keyv: Keyv;
 
-  constructor(private readonly backend: Backend) {
+  constructor(
+    private readonly backend: Backend,
+    private readonly timeoutMs: number,
+  ) {
     this.keyv = backend.keyv;
     if (backend.purgeExpired) {
       const purge = backend.purgeExpired;
@@ -135,16 +141,16 @@ class KeyvStateStore implements StateStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    return (await unavailable('read', this.keyv.get<T>(key))) ?? undefined;
+    return (await unavailable('read', this.keyv.get<T>(key), this.timeoutMs)) ?? undefined;
   }
 
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
     const ttl = checkTtl(ttlMs);
-    await unavailable('write', this.keyv.set(key, value, ttl));
+    await unavailable('write', this.keyv.set(key, value, ttl), this.timeoutMs);
   }
 
   delete(key: string): Promise<boolean> {
-    return unavailable('delete', this.keyv.delete(key));
+    return unavailable('delete', this.keyv.delete(key), this.timeoutMs);
   }
 
   async setIfNotExists(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
@@ -152,13 +158,13 @@ class KeyvStateStore implements StateStore {
     // The same envelope and key Keyv.set builds, so Keyv.get reads it back (and honours `expires`).
     const serialized = await this.keyv.serializeData({ value, expires: ttl === undefined ? undefined : Date.now() + ttl });
     if (typeof serialized !== 'string') throw new Error('Keyv serializer must produce a string');
-    return unavailable('write', this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl));
+    return unavailable('write', this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl), this.timeoutMs);
   }
 
   async keys(prefix: string): Promise<string[]> {
     const backendPrefix = this.keyv._getKeyPrefix(prefix);
     const strip = backendPrefix.length - prefix.length;
-    const found = await unavailable('scan', this.backend.keysWithPrefix(backendPrefix));
+    const found = await unavailable('scan', this.backend.keysWithPrefix(backendPrefix), this.timeoutMs);
     return found.map((key) => key.slice(strip));
   }
 
@@ -249,6 +255,8 @@ async function openRedis(url: string, namespace: string): Promise<Backend> {
   let connected = false;
   const client = createClient({
     url,
+    // While reconnecting, refuse commands at once instead of queueing them with no time limit.
+    disableOfflineQueue: true,
     socket: {
       connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
       // Until the first connection succeeds a failure is final (connect() rejects with its cause),
@@ -282,13 +290,27 @@ async function openRedis(url: string, namespace: string): Promise<Backend> {
   };
 }
 
-/** Runs a backend call, turning its failure into a StoreUnavailableError that says what failed. */
-async function unavailable<T>(operation: string, call: Promise<T>): Promise<T> {
+/**
+ * Runs a store call with a time limit: a Redis that stopped answering, or a SQLite lock held
+ * elsewhere, would otherwise hold the message (and the user) until TCP or the busy timeout gives
+ * up. Any failure becomes a StoreUnavailableError saying `what` failed and why.
+ */
+export async function withinTime<T>(what: string, timeoutMs: number, call: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
   try {
-    return await call;
+    return await Promise.race([call, late]);
   } catch (error) {
-    throw new StoreUnavailableError(`store ${operation} failed: ${reasonOf(error)}`, { cause: error });
+    throw new StoreUnavailableError(`${what} failed: ${reasonOf(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function unavailable<T>(operation: string, call: Promise<T>, timeoutMs: number): Promise<T> {
+  return withinTime(`store ${operation}`, timeoutMs, call);
 }
 
 /** Keyv takes 0 as "no expiry" and Redis rejects fractions: accept only positive, rounded up. */

@@ -8,10 +8,16 @@ import type { Logger } from '../log.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-/** Health of one part, as /healthz reports it. */
+/** What one part says about itself; `detail` is a short reason shown in /healthz (never a secret). */
+export interface HealthReport {
+  ok: boolean;
+  detail?: string;
+}
+
+/** Health of one part, as /healthz reports it: a boolean, or a report with a detail, possibly async. */
 export interface HealthCheck {
   name: string;
-  healthy(): boolean;
+  healthy(): boolean | HealthReport | Promise<boolean | HealthReport>;
 }
 
 /** Bodies larger than this are refused with 413 before they are buffered. */
@@ -21,6 +27,7 @@ export class HttpServer {
   private readonly routes = new Map<string, RouteHandler>();
   private readonly checks: HealthCheck[] = [];
   private server: Server | undefined;
+  private draining = false;
 
   constructor(private readonly logger: Logger) {}
 
@@ -32,6 +39,14 @@ export class HttpServer {
   /** Adds a part whose health /healthz reports; 200 only when every part is healthy. */
   addHealthCheck(check: HealthCheck): void {
     this.checks.push(check);
+  }
+
+  /**
+   * Shutting down: POST routes (platform webhooks) answer 503 so the platform redelivers to
+   * another instance, and /healthz turns 503 so load balancers stop sending here.
+   */
+  drain(): void {
+    this.draining = true;
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -61,7 +76,11 @@ export class HttpServer {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     try {
-      if (req.method === 'GET' && path === '/healthz') return this.health(res);
+      if (req.method === 'GET' && path === '/healthz') return await this.health(res);
+      if (this.draining && req.method === 'POST') {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5', connection: 'close' }).end('{"ok":false,"error":"shutting down"}');
+        return;
+      }
       const handler = this.routes.get(`${req.method} ${path}`);
       if (!handler) {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"ok":false,"error":"not found"}');
@@ -80,10 +99,22 @@ export class HttpServer {
     }
   }
 
-  private health(res: ServerResponse): void {
-    const parts = Object.fromEntries(this.checks.map((c) => [c.name, c.healthy() ? 'up' : 'down']));
-    const ok = this.checks.length > 0 && this.checks.every((c) => c.healthy());
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok, parts }));
+  private async health(res: ServerResponse): Promise<void> {
+    const reports = await Promise.all(this.checks.map((c) => reportOf(c)));
+    const parts = Object.fromEntries(this.checks.map((c, i) => [c.name, reports[i]!]));
+    const ok = !this.draining && reports.length > 0 && reports.every((r) => r.ok);
+    const body = { ok, ...(this.draining ? { draining: true } : {}), parts };
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+  }
+}
+
+/** A check's answer as a report; a check that throws is down, with its message as the detail. */
+async function reportOf(check: HealthCheck): Promise<HealthReport> {
+  try {
+    const answer = await check.healthy();
+    return typeof answer === 'boolean' ? { ok: answer } : answer;
+  } catch (err) {
+    return { ok: false, detail: err instanceof Error ? err.message : String(err) };
   }
 }
 

@@ -28,9 +28,9 @@ describe('HttpServer', () => {
   };
 
   it('/healthz is 503 until every part is up, then 200, naming each part', async () => {
-    expect(await get('/healthz')).toEqual({ status: 503, body: '{"ok":false,"parts":{"telegram":"down"}}' });
+    expect(await get('/healthz')).toEqual({ status: 503, body: '{"ok":false,"parts":{"telegram":{"ok":false}}}' });
     telegramUp = true;
-    expect(await get('/healthz')).toEqual({ status: 200, body: '{"ok":true,"parts":{"telegram":"up"}}' });
+    expect(await get('/healthz')).toEqual({ status: 200, body: '{"ok":true,"parts":{"telegram":{"ok":true}}}' });
   });
 
   it('routes by method and path, ignoring the query string', async () => {
