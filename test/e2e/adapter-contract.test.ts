@@ -26,6 +26,27 @@ interface AdapterDriver {
   /** Resolves once `check` holds (re-checked after each answer); rejects after a few seconds. */
   waitUntil(check: () => boolean): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Runs a command the way the platform delivers it (a slash command with named options, an
+   * interaction), not as typed text; absent where commands are only typed (the shell). The answer
+   * shows in `answers(asAdmin)`.
+   */
+  platformCommand?: (name: string, values: Readonly<Record<string, string>>, asAdmin: boolean) => void;
+  /**
+   * Sends the command with no arguments, expects the platform's form to open (before any API
+   * call: nothing is asked of the assistant to open it), fills it with `values` and submits it.
+   * Resolves with the ids of the fields the form showed. Absent where the platform has no forms.
+   */
+  submitForm?: (name: string, values: Readonly<Record<string, string>>, asAdmin: boolean) => Promise<string[]>;
+  /** Sends `text` where others can read it (a group, a channel with a mention). */
+  sendPublic?: (text: string, asAdmin: boolean) => void;
+  /** Every message others can read (not ephemeral, not in a DM), as sent on the wire. */
+  publicMessages?: () => readonly string[];
+  /**
+   * Whether any message sent so far could have notified people who were not addressed: a mass
+   * mention allowed on the wire, or a mention token (`<!channel>`, `<@U…>`) left unescaped.
+   */
+  pingedAnyone?: () => boolean;
 }
 
 type DriverFactory = (bridge: Bridge) => Promise<AdapterDriver>;
@@ -37,7 +58,19 @@ interface Platform {
   limit: number;
   /** Whether the platform can have a user who is not an admin (the shell's user always is). */
   hasNonAdmins: boolean;
+  /** Whether commands arrive parsed by the platform with named options (driver: `platformCommand`). */
+  platformCommands?: boolean;
+  /** Whether the platform has forms (driver: `submitForm`). */
+  forms?: boolean;
+  /** Whether a message can notify people by mass or user mentions (driver: `pingedAnyone`). */
+  mentionsCanPing?: boolean;
   create: DriverFactory;
+}
+
+/** The driver's optional capability, which the platform's flags promise. */
+function needs<T>(capability: T | undefined, what: string): T {
+  if (capability === undefined) throw new Error(`the driver lacks ${what}, which its platform flags promise`);
+  return capability;
 }
 
 const logger = createLogger({ level: 'silent' });
@@ -89,9 +122,12 @@ const telegramDriver: DriverFactory = async (bridge) => {
     http: undefined,
   });
   await adapter.start(bridge);
+  const group = { id: -100777, type: 'supergroup' as const, title: 'Contract group' };
   return {
     command: (name, args) => `/${name.replace(/-/g, '_')}${args ? ` ${args}` : ''}`,
     send: (text, asAdmin) => void fake.userSends({ from: asAdmin ? admin : visitor, text }),
+    sendPublic: (text, asAdmin) => void fake.userSends({ from: asAdmin ? admin : visitor, chat: group, text }),
+    publicMessages: () => fake.sentMessages.filter((m) => m.chat_id === group.id).map((m) => m.text),
     answers: (asAdmin) => fake.sentMessages.filter((m) => m.chat_id === (asAdmin ? admin : visitor).id).map((m) => m.visibleText),
     waitUntil: async (check) => {
       await fake.waitFor(check);
@@ -190,6 +226,48 @@ describe.each(PLATFORMS)('$name adapter contract', (platform) => {
     expect(all).toContain('Question 0:');
     expect(all).toContain('Question 11:');
   });
+
+  if (platform.hasNonAdmins) {
+    it('never shows leads in public: not in the channel, not in a message others can read', async () => {
+      const email = `lead-${platform.name}@contract.example`;
+      await say(`Please email me at ${email}`, { asAdmin: false });
+      const publicMessages = needs(driver.publicMessages, 'publicMessages');
+      const before = publicMessages().length;
+      needs(driver.sendPublic, 'sendPublic')(driver.command('leads'), true);
+      await driver.waitUntil(() => publicMessages().length > before);
+      // Whatever went to the admin privately may follow; give it the time of one more answer.
+      await say(driver.command('help'));
+      expect(publicMessages().join('\n')).not.toContain(email);
+    });
+  }
+
+  if (platform.platformCommands) {
+  it('runs commands delivered as platform commands, with named values', async () => {
+    const before = driver.answers(true).length;
+    needs(driver.platformCommand, 'platformCommand')('kb-add', { title: 'Gift cards | vouchers', content: 'Gift cards are sold at the till in any amount.' }, true);
+    await driver.waitUntil(() => driver.answers(true).length > before);
+    expect(driver.answers(true).slice(before).join('\n')).toMatch(/Added.*Gift cards \| vouchers/);
+  });
+  }
+
+  if (platform.forms) {
+  it('opens a form for /kb-add without arguments and adds what is submitted', async () => {
+    const before = driver.answers(true).length;
+    const fields = await needs(driver.submitForm, 'submitForm')('kb-add', { title: 'Loyalty card', content: 'Every tenth coffee is free with the loyalty card.' }, true);
+    expect(fields).toEqual(['title', 'content']);
+    await driver.waitUntil(() => driver.answers(true).length > before);
+    expect(driver.answers(true).slice(before).join('\n')).toMatch(/Added.*Loyalty card/);
+  });
+  }
+
+  if (platform.mentionsCanPing) {
+  it('pings nobody, whatever the answer says', async () => {
+    await say(driver.command('kb-add', 'Flash sale | Tell @everyone and @here and <!channel> <!here> <@U0123ABC> <@&123456> about the flash sale.'));
+    const [answer] = await say('Tell me about the flash sale');
+    expect(answer!.toLowerCase()).toContain('flash sale');
+    expect(needs(driver.pingedAnyone, 'pingedAnyone')()).toBe(false);
+  });
+  }
 
   it('/reset starts a new conversation', async () => {
     const [reset] = await say(driver.command('reset'));
