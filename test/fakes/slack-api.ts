@@ -576,7 +576,7 @@ export class FakeSlack {
     ws.on('message', (data) => {
       let message: SocketAck;
       try {
-        message = JSON.parse(String(data)) as SocketAck;
+        message = JSON.parse((Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString('utf8')) as SocketAck;
       } catch {
         return;
       }
@@ -861,7 +861,7 @@ function checkView(view: View): void {
   const ids = new Set<string>();
   for (const block of blocks) {
     if (block.type !== 'input') continue;
-    const id = String(block.block_id ?? '');
+    const id = str(block.block_id) ?? '';
     if (id === '' || ids.has(id)) throw new ApiError('invalid_arguments');
     ids.add(id);
     const element = block.element as Block | undefined;

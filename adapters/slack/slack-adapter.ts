@@ -1,0 +1,727 @@
+/**
+ * Slack through Bolt. HTTP mode by default: Slack posts to `POST /slack/events` on the bridge's
+ * own HTTP server (see slack-http-receiver.ts); Socket Mode when SLACK_APP_TOKEN is set. Either
+ * way every request is acknowledged first (within Slack's 3 s) and the work runs afterwards.
+ *
+ * What is answered: mentions in channels (in the mention's thread), later messages of a thread
+ * the bot was mentioned in (SLACK_THREAD_FOLLOWUPS), every message of a DM, slash commands (to
+ * the sender alone), modals for `/kb-add` without text and `/kb-upload`, and a confirmation button
+ * for commands that ask one (`/kb-delete`). One message reaches the core once, whether Slack
+ * retries it or sends it twice (`app_mention` + `message.channels`): its dedupe key names the
+ * message (`team:channel:ts`).
+ *
+ * Thread keys: `slack:<team>:<channel>:<root ts>` for a channel thread, `slack:<team>:<D…>` for a
+ * DM (plus `:<thread ts>` for a thread inside it), `slack:<team>:<channel>:u<user>` for slash
+ * commands in a channel (each user's own conversation there).
+ */
+import { App, LogLevel, SocketModeReceiver, webApi, type AckFn, type Logger as BoltLogger, type RespondArguments, type ViewResponseAction } from '@slack/bolt';
+import { ConfigError, type Config } from '../../src/config.js';
+import {
+  findCommand,
+  type Adapter,
+  type Attachment,
+  type BridgePort,
+  type Decision,
+  type FormSpec,
+  type Incoming,
+  type OutgoingFile,
+  type Reply,
+  type SendOptions,
+} from '../../src/core/index.js';
+import type { HttpServer } from '../../src/http/server.js';
+import type { Logger } from '../../src/log.js';
+import { SlackHttpReceiver } from './slack-http-receiver.js';
+import { slackChunks } from './slack-mrkdwn.js';
+
+/** The one route Slack posts events, slash commands and interactivity to. */
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+/** The reaction that shows the bot is working on a message ("typing"), removed after the answer. */
+export const TYPING_REACTION = 'eyes';
+
+/** A thread the bot was mentioned in is remembered this long (count), newest kept. */
+const ANSWERED_THREADS_LIMIT = 10_000;
+/** Slack lets a response_url be used five times. */
+const RESPONSE_URL_USES = 5;
+const FORM_CALLBACK = 'asyntai_form';
+const UPLOAD_CALLBACK = 'asyntai_upload';
+const CONFIRM_ACTION = 'asyntai_confirm';
+const CANCEL_ACTION = 'asyntai_cancel';
+/** Modal titles are at most 24 characters. */
+const MODAL_TITLE_LIMIT = 24;
+/** A plain_text_input takes at most 3,000 characters. */
+const INPUT_LIMIT = 3_000;
+/** Message subtypes that are still a person talking; every other subtype is ignored. */
+const USER_SUBTYPES = new Set(['file_share', 'thread_broadcast']);
+/** What Slack answers `auth.test` / `apps.connections.open` with for a token it will not take. */
+const REFUSED_TOKEN_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type']);
+
+export interface SlackAdapterDeps {
+  config: Pick<Config, 'slack'>;
+  logger: Logger;
+  /** Needed in HTTP mode, to receive Slack's requests. */
+  http: HttpServer | undefined;
+  /** WebClient retries; the default is a few over seconds (Bolt's own is 10 over 30 minutes). */
+  retryConfig?: { retries: number; factor?: number; minTimeout?: number; maxTimeout?: number; randomize?: boolean };
+}
+
+/** The fields of a message or app_mention event the adapter reads. */
+interface MessageEvent {
+  type: string;
+  subtype?: string;
+  user?: string;
+  bot_id?: string;
+  text?: string;
+  ts: string;
+  thread_ts?: string;
+  channel: string;
+  channel_type?: string;
+  files?: SlackFile[];
+}
+
+/** A file as Slack describes it in events, file_input values and files.info. */
+interface SlackFile {
+  id: string;
+  name?: string;
+  title?: string;
+  mimetype?: string;
+  size?: number;
+  url_private?: string;
+}
+
+/** Where a slash command (or a modal or button that came from one) is answered. */
+interface CommandOrigin {
+  team: string;
+  channel: string;
+  user: string;
+  threadKey: string;
+  responseUrl: string | undefined;
+}
+
+/** What a modal carries from its slash command to its submission (private_metadata, ≤ 3,000 chars). */
+interface ModalMetadata {
+  command: string;
+  channel: string;
+  threadKey: string;
+  responseUrl?: string;
+}
+
+export class SlackAdapter implements Adapter {
+  readonly platform = 'slack' as const;
+  readonly app: App;
+  private readonly botToken: string;
+  private readonly httpReceiver: SlackHttpReceiver | undefined;
+  private readonly socketReceiver: SocketModeReceiver | undefined;
+  private bridge: BridgePort | undefined;
+  private started = false;
+  private socketUp = false;
+  /** Channel threads the bot was mentioned in, oldest first (a bounded LRU). */
+  private readonly answeredThreads = new Map<string, true>();
+  /** Background handling, awaited on stop. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: SlackAdapterDeps) {
+    const { botToken, signingSecret, appToken, apiUrl } = deps.config.slack;
+    if (!botToken) throw new ConfigError('SLACK_BOT_TOKEN', 'required by the slack adapter');
+    this.botToken = botToken;
+    const logger = boltLogger(deps.logger);
+    const clientOptions = {
+      ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+      retryConfig: deps.retryConfig ?? { retries: 3, factor: 2, minTimeout: 1_000, maxTimeout: 5_000, randomize: true },
+      timeout: 15_000,
+    };
+    if (appToken) {
+      // The Socket Mode client's own WebClient (apps.connections.open) takes the same options,
+      // so SLACK_API_URL reaches it too.
+      this.socketReceiver = new SocketModeReceiver({ appToken, logger, installerOptions: { clientOptions } });
+      this.socketReceiver.client.on('connected', () => (this.socketUp = true));
+      for (const state of ['disconnected', 'reconnecting', 'disconnecting']) this.socketReceiver.client.on(state, () => (this.socketUp = false));
+    } else {
+      if (!signingSecret) throw new ConfigError('SLACK_SIGNING_SECRET', 'required by the slack adapter unless SLACK_APP_TOKEN (Socket Mode) is set');
+      this.httpReceiver = new SlackHttpReceiver({ signingSecret, logger: deps.logger });
+    }
+    this.app = new App({
+      token: botToken,
+      receiver: this.socketReceiver ?? this.httpReceiver,
+      ...(this.socketReceiver ? { socketMode: true, appToken } : {}),
+      logger,
+      clientOptions,
+      // auth.test runs in start(), where a refused token can stop start-up with one line.
+      deferInitialization: true,
+      convoStore: false,
+    });
+    this.registerListeners();
+    this.app.error((err) => {
+      deps.logger.error({ err: err.original ?? err }, 'Slack listener failed');
+      return Promise.resolve();
+    });
+  }
+
+  async start(bridge: BridgePort): Promise<void> {
+    this.bridge = bridge;
+    try {
+      await this.app.init();
+    } catch (err) {
+      throw refusedTokenError(err, 'SLACK_BOT_TOKEN') ?? err;
+    }
+    if (this.socketReceiver) {
+      try {
+        await this.app.start();
+      } catch (err) {
+        throw refusedTokenError(err, 'SLACK_APP_TOKEN') ?? err;
+      }
+    } else {
+      if (!this.deps.http) throw new Error('Slack HTTP mode needs the HTTP server');
+      this.deps.http.mount('POST', SLACK_EVENTS_PATH, this.httpReceiver!.handle);
+      await this.app.start();
+    }
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.app.stop();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  isHealthy(): boolean {
+    return this.started && (this.socketReceiver ? this.socketUp : true);
+  }
+
+  /**
+   * Posts outside a request: `slack:<channel>` (a bare channel, e.g. TEAM_CHANNEL),
+   * `slack:<team>:<channel>` (a DM), `slack:<team>:<channel>:<thread ts>` (a thread), or
+   * `slack:<team>:<channel>:u<user>` (a slash-command conversation: shown to that user alone).
+   */
+  async send(threadKey: string, markdown: string, options?: SendOptions): Promise<void> {
+    const target = parseThreadKey(threadKey);
+    if (!target) throw new Error(`not a Slack thread key: ${threadKey}`);
+    if (options?.ephemeral && !target.user) throw new Error('Slack shows a message to one user only in a conversation with that user');
+    const client = this.app.client;
+    for (const text of slackChunks(markdown)) {
+      if (target.user) await client.chat.postEphemeral({ channel: target.channel, user: target.user, text });
+      else await client.chat.postMessage({ channel: target.channel, text, ...(target.threadTs ? { thread_ts: target.threadTs } : {}), ...NO_UNFURL });
+    }
+  }
+
+  // ------------------------------------------------------------------ listeners
+
+  private registerListeners(): void {
+    const app = this.app;
+    // Bolt has acknowledged events before listeners run; the work goes on in the background.
+    app.event('app_mention', ({ event, body, context }) => {
+      this.onMessage(event, teamOf(body), context.botUserId);
+      return Promise.resolve();
+    });
+    app.event('message', ({ event, body, context }) => {
+      this.onMessage(event as unknown as MessageEvent, teamOf(body), context.botUserId);
+      return Promise.resolve();
+    });
+    app.command(/^\//, async ({ command, ack }) => {
+      await this.onSlashCommand(command, ack);
+    });
+    app.view(FORM_CALLBACK, async ({ view, body, ack }) => {
+      await this.onFormSubmission(view, body.user.id, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
+    });
+    app.view(UPLOAD_CALLBACK, async ({ view, body, ack }) => {
+      await this.onUploadSubmission(view, body.user.id, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
+    });
+    app.action(CONFIRM_ACTION, async ({ ack, body, action }) => {
+      await ack();
+      this.onConfirm(body as unknown as ButtonBody, (action as { value?: string }).value ?? '');
+    });
+    app.action(CANCEL_ACTION, async ({ ack, body }) => {
+      await ack();
+      const url = (body as unknown as ButtonBody).response_url;
+      if (url) await postToResponseUrl(url, { replace_original: true, text: 'Cancelled: nothing was changed.' }).catch((err: unknown) => this.deps.logger.warn({ err }, 'could not answer a cancel'));
+    });
+  }
+
+  /** A message or app_mention event: decide whether it is for the bot, then hand it over. */
+  private onMessage(event: MessageEvent, team: string, botUserId: string | undefined): void {
+    if (!this.bridge || !botUserId) return;
+    if (event.subtype !== undefined && !USER_SUBTYPES.has(event.subtype)) return; // edits, deletions, joins, bot_message
+    if (event.bot_id || !event.user || event.user === botUserId) return;
+    const { channel, ts } = event;
+    const isDm = event.channel_type === 'im';
+    const mentioned = event.type === 'app_mention' || (event.text ?? '').includes(`<@${botUserId}`);
+    let threadKey: string;
+    let threadTs: string | undefined;
+    if (isDm) {
+      threadKey = event.thread_ts ? `slack:${team}:${channel}:${event.thread_ts}` : `slack:${team}:${channel}`;
+      threadTs = event.thread_ts;
+    } else {
+      threadTs = event.thread_ts ?? ts;
+      threadKey = `slack:${team}:${channel}:${threadTs}`;
+      const followUp = this.deps.config.slack.threadFollowups && event.thread_ts !== undefined && this.answeredThreads.has(threadKey);
+      if (!mentioned && !followUp) return;
+    }
+    const incoming: Incoming = {
+      platform: 'slack',
+      threadKey,
+      spaceKey: `slack:${team}`,
+      dedupeKey: `${team}:${channel}:${ts}`,
+      sender: this.sender(event.user),
+      text: plainText(event.text ?? '', botUserId),
+      attachments: (event.files ?? []).map((f) => this.attachment(f)),
+      isPrivate: isDm,
+    };
+    const decision = this.bridge.decide(incoming, { forms: false });
+    if (decision.kind === 'ignore') return;
+    if (!isDm) this.rememberThread(threadKey);
+    const typing = { channel, ts, shown: false };
+    const reply = this.messageReply({ channel, threadTs, user: event.user, isDm, typing });
+    this.run(incoming, reply, decision, async () => {
+      if (!typing.shown) return;
+      await this.app.client.reactions
+        .remove({ channel, timestamp: ts, name: TYPING_REACTION })
+        .catch((err: unknown) => this.deps.logger.debug({ err }, 'could not remove the typing reaction'));
+    });
+  }
+
+  /** A slash command: decide at once, acknowledge (with a refusal, a modal or a confirmation), work after. */
+  private async onSlashCommand(command: SlashCommandBody, ack: AckFn<string | RespondArguments>): Promise<void> {
+    if (!this.bridge) return ack();
+    const name = command.command.replace(/^\//, '').toLowerCase();
+    const origin: CommandOrigin = {
+      team: command.team_id,
+      channel: command.channel_id,
+      user: command.user_id,
+      threadKey: command.channel_id.startsWith('D') ? `slack:${command.team_id}:${command.channel_id}` : `slack:${command.team_id}:${command.channel_id}:u${command.user_id}`,
+      responseUrl: command.response_url,
+    };
+    const incoming = this.commandIncoming(origin, `${command.team_id}:command:${command.trigger_id}`, { name, args: command.text ?? '' });
+    const decision = this.bridge.decide(incoming, { forms: true });
+    switch (decision.kind) {
+      case 'ignore':
+        return ack();
+      case 'refuse':
+        return ack({ response_type: 'ephemeral', text: slackChunks(decision.text)[0] ?? '' });
+      case 'form':
+        await ack();
+        return this.openModal(command.trigger_id, formView(decision.form, metadata(origin, decision.form.command)), origin);
+      case 'run': {
+        if (decision.command === 'kb-upload' && incoming.command!.args.trim() === '') {
+          await ack();
+          return this.openModal(command.trigger_id, uploadView(metadata(origin, 'kb-upload')), origin);
+        }
+        const question = decision.command ? findCommand(decision.command)?.confirmation : undefined;
+        if (question && incoming.command!.args.trim() !== '') {
+          return ack({ response_type: 'ephemeral', text: question, blocks: confirmBlocks(question, decision.command!, incoming.command!.args.trim(), origin.threadKey) } as RespondArguments);
+        }
+        await ack();
+        this.run(incoming, this.commandReply(origin), decision);
+        return;
+      }
+    }
+  }
+
+  /** A modal of a core form: check the fields against the form's lengths, answer errors in the modal. */
+  private async onFormSubmission(view: SubmittedView, user: string, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
+    const meta = parseMetadata(view.private_metadata);
+    const form = meta ? findCommand(meta.command)?.form : undefined;
+    if (!meta || !form || !this.bridge) return ack();
+    const values: Record<string, string> = {};
+    const errors: Record<string, string> = {};
+    for (const field of form.fields) {
+      const value = (view.state.values[field.id]?.value?.value ?? '').trim();
+      values[field.id] = value;
+      const problem = fieldProblem(value, field.minLength, field.maxLength);
+      if (problem) errors[field.id] = problem;
+    }
+    if (Object.keys(errors).length > 0) return ack({ response_action: 'errors', errors });
+    await ack();
+    const origin = originOf(meta, team, user);
+    const incoming = this.commandIncoming(origin, `${team}:view:${view.id}`, { name: meta.command, args: '', values });
+    this.run(incoming, this.commandReply(origin), this.bridge.decide(incoming, { forms: true }));
+  }
+
+  /** The `/kb-upload` modal: the chosen file becomes the command's attachment. */
+  private async onUploadSubmission(view: SubmittedView, user: string, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
+    const meta = parseMetadata(view.private_metadata);
+    if (!meta || !this.bridge) return ack();
+    const file = view.state.values.file?.file?.files?.[0];
+    if (!file) return ack({ response_action: 'errors', errors: { file: 'Choose a .csv or .xlsx file.' } });
+    if (!/\.(csv|xlsx)$/i.test(file.name ?? '')) return ack({ response_action: 'errors', errors: { file: 'Only .csv and .xlsx files can be added.' } });
+    await ack();
+    const origin = originOf(meta, team, user);
+    const incoming: Incoming = {
+      ...this.commandIncoming(origin, `${team}:view:${view.id}`, { name: 'kb-upload', args: '' }),
+      attachments: [this.attachment(file)],
+    };
+    this.run(incoming, this.commandReply(origin), this.bridge.decide(incoming, { forms: true }));
+  }
+
+  /** The confirmation button of a command: run it now, answering in place of the question. */
+  private onConfirm(body: ButtonBody, value: string): void {
+    if (!this.bridge) return;
+    let request: { command: string; args: string; threadKey: string };
+    try {
+      request = JSON.parse(value) as typeof request;
+    } catch {
+      return;
+    }
+    const team = body.team?.id ?? body.user.team_id ?? '';
+    const origin: CommandOrigin = {
+      team,
+      channel: body.channel?.id ?? body.container?.channel_id ?? '',
+      user: body.user.id,
+      threadKey: request.threadKey,
+      responseUrl: body.response_url,
+    };
+    // Two clicks of one user on one question are one confirmation.
+    const dedupe = `${team}:confirm:${body.user.id}:${body.container?.message_ts ?? body.trigger_id}`;
+    const incoming = this.commandIncoming(origin, dedupe, { name: request.command, args: request.args });
+    this.run(incoming, this.commandReply(origin, { replaceFirst: true }), this.bridge.decide(incoming, { forms: false }));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private sender(user: string): Incoming['sender'] {
+    return { id: user, isAdmin: this.deps.config.slack.adminIds.has(user) };
+  }
+
+  private commandIncoming(origin: CommandOrigin, dedupeKey: string, command: NonNullable<Incoming['command']>): Incoming {
+    return {
+      platform: 'slack',
+      threadKey: origin.threadKey,
+      spaceKey: `slack:${origin.team}`,
+      dedupeKey,
+      sender: this.sender(origin.user),
+      text: '',
+      command,
+      attachments: [],
+      // Answers go to the sender alone (response_url, ephemeral): personal data still goes to a DM for files.
+      isPrivate: false,
+    };
+  }
+
+  /** Hands the event to the core in the background; `after` runs once it is answered. */
+  private run(incoming: Incoming, reply: Reply, decision: Decision, after?: () => Promise<void>): void {
+    const bridge = this.bridge;
+    if (!bridge || decision.kind === 'ignore' || decision.kind === 'form') return;
+    const work = bridge
+      .handle(incoming, reply, decision)
+      .then(after)
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'Slack event handling failed'));
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private rememberThread(threadKey: string): void {
+    this.answeredThreads.delete(threadKey);
+    this.answeredThreads.set(threadKey, true);
+    if (this.answeredThreads.size > ANSWERED_THREADS_LIMIT) this.answeredThreads.delete(this.answeredThreads.keys().next().value!);
+  }
+
+  private async openModal(triggerId: string, view: Record<string, unknown>, origin: CommandOrigin): Promise<void> {
+    try {
+      await this.app.client.views.open({ trigger_id: triggerId, view: view as never });
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not open a Slack modal');
+      await this.commandReply(origin)
+        .text('Could not open the form (Slack gives 3 seconds). Please run the command again.', { ephemeral: true })
+        .catch(() => {});
+    }
+  }
+
+  /** Answers in a channel thread or a DM; ephemeral text in channels; typing as a reaction. */
+  private messageReply(target: { channel: string; threadTs: string | undefined; user: string; isDm: boolean; typing: { channel: string; ts: string; shown: boolean } }): Reply {
+    const client = this.app.client;
+    const thread = target.threadTs ? { thread_ts: target.threadTs } : {};
+    return {
+      ...(target.isDm ? {} : { ephemeral: { text: true, file: false } }),
+      text: async (markdown, options) => {
+        if (options?.ephemeral && target.isDm) throw new Error('ephemeral text is not offered in a DM');
+        for (const text of slackChunks(markdown)) {
+          if (options?.ephemeral) await client.chat.postEphemeral({ channel: target.channel, user: target.user, text, ...thread });
+          else await client.chat.postMessage({ channel: target.channel, text, ...thread, ...NO_UNFURL });
+        }
+      },
+      file: async (file, options) => {
+        if (options?.ephemeral) throw new Error('Slack cannot show a file to one user');
+        await this.upload(target.channel, file, target.threadTs);
+      },
+      typing: async () => {
+        if (target.typing.shown) return;
+        target.typing.shown = true;
+        await client.reactions.add({ channel: target.typing.channel, timestamp: target.typing.ts, name: TYPING_REACTION });
+      },
+      directMessage: () => this.directMessage(target.user),
+    };
+  }
+
+  /**
+   * Answers a slash command (or its modal or button) to the sender alone: through the command's
+   * response_url (five uses), then chat.postEphemeral. `replaceFirst` replaces the message the
+   * button was on.
+   */
+  private commandReply(origin: CommandOrigin, { replaceFirst = false } = {}): Reply {
+    const client = this.app.client;
+    let uses = 0;
+    const post = async (text: string): Promise<void> => {
+      if (origin.responseUrl && uses < RESPONSE_URL_USES) {
+        const replace = replaceFirst && uses === 0;
+        uses += 1;
+        try {
+          await postToResponseUrl(origin.responseUrl, { response_type: 'ephemeral', text, ...(replace ? { replace_original: true } : {}) });
+          return;
+        } catch (err) {
+          this.deps.logger.debug({ err }, 'response_url refused; posting ephemeral instead');
+        }
+      }
+      await client.chat.postEphemeral({ channel: origin.channel, user: origin.user, text });
+    };
+    return {
+      ephemeral: { text: true, file: false },
+      text: async (markdown) => {
+        for (const text of slackChunks(markdown)) await post(text);
+      },
+      file: async (file, options) => {
+        if (options?.ephemeral) throw new Error('Slack cannot show a file to one user');
+        await this.upload(origin.channel, file, undefined);
+      },
+      directMessage: () => this.directMessage(origin.user),
+    };
+  }
+
+  /** The user's DM with the bot (conversations.open), as a Reply. */
+  private async directMessage(user: string): Promise<Reply> {
+    const opened = await this.app.client.conversations.open({ users: user });
+    const channel = opened.channel?.id;
+    if (!channel) throw new Error('conversations.open returned no channel');
+    const client = this.app.client;
+    return {
+      text: async (markdown) => {
+        for (const text of slackChunks(markdown)) await client.chat.postMessage({ channel, text, ...NO_UNFURL });
+      },
+      file: async (file) => this.upload(channel, file, undefined),
+    };
+  }
+
+  private async upload(channel: string, file: OutgoingFile, threadTs: string | undefined): Promise<void> {
+    await this.app.client.filesUploadV2({
+      channel_id: channel,
+      file: file.data,
+      filename: file.name,
+      title: file.name,
+      ...(file.caption ? { initial_comment: file.caption } : {}),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+    } as never);
+  }
+
+  /** A file the user shared: downloaded only when a command needs it, with the bot token. */
+  private attachment(file: SlackFile): Attachment {
+    return {
+      name: file.name ?? file.title ?? 'file',
+      ...(file.mimetype ? { contentType: file.mimetype } : {}),
+      ...(file.size !== undefined ? { size: file.size } : {}),
+      download: async () => {
+        const url = file.url_private ?? (await this.app.client.files.info({ file: file.id })).file?.url_private;
+        if (!url) throw new Error('Slack gave no download URL for the file');
+        const res = await fetch(url, { headers: { authorization: `Bearer ${this.botToken}` } });
+        if (!res.ok) throw new Error(`file download failed with HTTP ${res.status}`);
+        // Without a valid token (or the files:read scope) Slack answers its sign-in page instead.
+        if ((res.headers.get('content-type') ?? '').startsWith('text/html')) throw new Error('Slack answered a sign-in page instead of the file (is files:read granted?)');
+        return Buffer.from(await res.arrayBuffer());
+      },
+    };
+  }
+}
+
+// ------------------------------------------------------------------ payload shapes
+
+interface SlashCommandBody {
+  command: string;
+  text?: string;
+  team_id: string;
+  channel_id: string;
+  user_id: string;
+  trigger_id: string;
+  response_url?: string;
+}
+
+interface SubmittedView {
+  id: string;
+  private_metadata?: string;
+  state: { values: Record<string, Record<string, { value?: string | null; files?: SlackFile[] }>> };
+}
+
+interface ButtonBody {
+  user: { id: string; team_id?: string };
+  team?: { id: string } | null;
+  channel?: { id: string };
+  container?: { channel_id?: string; message_ts?: string };
+  trigger_id: string;
+  response_url?: string;
+}
+
+// ------------------------------------------------------------------ pure helpers
+
+/** Link previews of answers would repeat every URL the assistant mentions. */
+const NO_UNFURL = { unfurl_links: false, unfurl_media: false } as const;
+
+function teamOf(body: { team_id?: string; authorizations?: Array<{ team_id?: string | null }> }): string {
+  return body.team_id ?? body.authorizations?.[0]?.team_id ?? '';
+}
+
+/**
+ * What the user typed, as text: the bot's mention removed, Slack's `<…>` markup turned back into
+ * what it shows (links, mailto and tel labels, @user, #channel, @here) and `&amp; &lt; &gt;`
+ * decoded. Emails stay emails, so the assistant still sees a lead.
+ */
+export function plainText(text: string, botUserId: string): string {
+  return text
+    .replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, 'g'), ' ')
+    .replace(/<(?:mailto|tel):[^|>]*\|([^>]*)>/g, '$1')
+    .replace(/<(?:mailto|tel):([^|>]*)>/g, '$1')
+    .replace(/<((?:https?|ftp):[^|>]*)(?:\|[^>]*)?>/g, '$1')
+    .replace(/<@([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `@${name || id}`)
+    .replace(/<#([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `#${name || id}`)
+    .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
+    .replace(/<![^|>]*\|([^>]*)>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
+}
+
+/** Decodes the thread keys this adapter makes (see the file comment) and bare `slack:<channel>`. */
+export function parseThreadKey(key: string): { channel: string; threadTs?: string; user?: string } | undefined {
+  const parts = key.split(':');
+  if (parts[0] !== 'slack') return undefined;
+  const isChannel = (s: string | undefined): s is string => s !== undefined && /^[CDG][A-Z0-9]+$/.test(s);
+  if (parts.length === 2 && isChannel(parts[1])) return { channel: parts[1] };
+  if ((parts.length === 3 || parts.length === 4) && isChannel(parts[2])) {
+    const rest = parts[3];
+    if (rest === undefined) return { channel: parts[2] };
+    if (/^u[A-Z0-9]+$/.test(rest)) return { channel: parts[2], user: rest.slice(1) };
+    if (/^\d+\.\d+$/.test(rest)) return { channel: parts[2], threadTs: rest };
+  }
+  return undefined;
+}
+
+function refusedTokenError(err: unknown, variable: string): ConfigError | undefined {
+  if (err instanceof Error && 'code' in err && err.code === webApi.ErrorCode.PlatformError) {
+    const code = (err as unknown as { data?: { error?: string } }).data?.error;
+    if (code && REFUSED_TOKEN_ERRORS.has(code)) return new ConfigError(variable, `Slack refused the token (${code})`);
+  }
+  return undefined;
+}
+
+async function postToResponseUrl(url: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}: ${(await res.text()).slice(0, 100)}`);
+}
+
+function metadata(origin: CommandOrigin, command: string): ModalMetadata {
+  return { command, channel: origin.channel, threadKey: origin.threadKey, ...(origin.responseUrl ? { responseUrl: origin.responseUrl } : {}) };
+}
+
+function parseMetadata(raw: string | undefined): ModalMetadata | undefined {
+  try {
+    const meta = JSON.parse(raw ?? '') as Partial<ModalMetadata>;
+    return typeof meta.command === 'string' && typeof meta.channel === 'string' && typeof meta.threadKey === 'string' ? (meta as ModalMetadata) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function originOf(meta: ModalMetadata, team: string, user: string): CommandOrigin {
+  return { team, channel: meta.channel, user, threadKey: meta.threadKey, responseUrl: meta.responseUrl };
+}
+
+/** The message a field's length gets in the modal, or undefined when it is fine. */
+function fieldProblem(value: string, minLength: number | undefined, maxLength: number | undefined): string | undefined {
+  if (value === '') return 'Please fill this in.';
+  if (minLength !== undefined && value.length < minLength) return `At least ${minLength} characters, please (${value.length} now).`;
+  if (maxLength !== undefined && value.length > maxLength) return `At most ${maxLength} characters, please (${value.length} now).`;
+  return undefined;
+}
+
+const plain = (text: string) => ({ type: 'plain_text' as const, text });
+
+/** Shortens a modal title to Slack's 24 characters at a word boundary. */
+function modalTitle(title: string): string {
+  if (title.length <= MODAL_TITLE_LIMIT) return title;
+  const cut = title.slice(0, MODAL_TITLE_LIMIT);
+  return cut.slice(0, cut.lastIndexOf(' ') > 0 ? cut.lastIndexOf(' ') : MODAL_TITLE_LIMIT).trim();
+}
+
+function formView(form: FormSpec, meta: ModalMetadata): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: FORM_CALLBACK,
+    private_metadata: JSON.stringify(meta),
+    title: plain(modalTitle(form.title)),
+    submit: plain('Save'),
+    close: plain('Cancel'),
+    blocks: form.fields.map((field) => ({
+      type: 'input',
+      block_id: field.id,
+      label: plain(field.label),
+      element: {
+        type: 'plain_text_input',
+        action_id: 'value',
+        multiline: field.multiline === true,
+        ...(field.minLength !== undefined ? { min_length: Math.min(field.minLength, INPUT_LIMIT) } : {}),
+        max_length: Math.min(field.maxLength ?? INPUT_LIMIT, INPUT_LIMIT),
+      },
+    })),
+  };
+}
+
+function uploadView(meta: ModalMetadata): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: UPLOAD_CALLBACK,
+    private_metadata: JSON.stringify(meta),
+    title: plain('Add a spreadsheet'),
+    submit: plain('Upload'),
+    close: plain('Cancel'),
+    blocks: [
+      {
+        type: 'input',
+        block_id: 'file',
+        label: plain('A .csv or .xlsx file (first row = headers; each row becomes an entry)'),
+        element: { type: 'file_input', action_id: 'file', filetypes: ['csv', 'xlsx'], max_files: 1 },
+      },
+    ],
+  };
+}
+
+function confirmBlocks(question: string, command: string, args: string, threadKey: string): Record<string, unknown>[] {
+  return [
+    { type: 'section', text: { type: 'mrkdwn', text: slackChunks(`${question}\n\`/${command} ${args}\``)[0] ?? question } },
+    {
+      type: 'actions',
+      block_id: 'asyntai_confirmation',
+      elements: [
+        { type: 'button', action_id: CONFIRM_ACTION, style: 'danger', text: plain('Yes'), value: JSON.stringify({ command, args, threadKey }).slice(0, 2_000) },
+        { type: 'button', action_id: CANCEL_ACTION, text: plain('Cancel'), value: 'cancel' },
+      ],
+    },
+  ];
+}
+
+/** Bolt's logger interface over the bridge's logger (which scrubs secrets from every line). */
+function boltLogger(logger: Logger): BoltLogger {
+  const log = logger.child({ component: 'slack' });
+  let level = LogLevel.INFO;
+  const write = (method: 'debug' | 'info' | 'warn' | 'error') => (...messages: unknown[]) => {
+    const err = messages.find((m): m is Error => m instanceof Error);
+    const text = messages.filter((m) => !(m instanceof Error)).map(String).join(' ');
+    if (err) log[method]({ err }, text || err.message);
+    else log[method](text);
+  };
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    setLevel: (l) => (level = l),
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
