@@ -58,6 +58,8 @@ export interface AsyntaiClientOptions {
   connections?: number;
   /** Told of each retry (for logs); never given the key. */
   onRetry?: (info: { path: string; attempt: number; delayMs: number; error: AsyntaiError }) => void;
+  /** Told of each attempt's outcome and duration (for metrics); `error` when it failed. */
+  onResponse?: (info: { method: string; path: string; durationMs: number; error?: AsyntaiError }) => void;
 }
 
 /** A spreadsheet for `/knowledge/spreadsheet/`: bytes with a name, or a path on disk. */
@@ -101,6 +103,7 @@ export class AsyntaiClient {
   private readonly retryBaseMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly onRetry: AsyntaiClientOptions['onRetry'];
+  private readonly onResponse: AsyntaiClientOptions['onResponse'];
 
   constructor(options: AsyntaiClientOptions) {
     const base = new URL(options.baseUrl ?? 'https://asyntai.com/api/v1/');
@@ -114,6 +117,7 @@ export class AsyntaiClient {
     this.retryBaseMs = options.retryBaseMs ?? 300;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     this.onRetry = options.onRetry;
+    this.onResponse = options.onResponse;
   }
 
   /** POST /chat/: the assistant's answer; the same `sessionId` continues a conversation. */
@@ -262,10 +266,14 @@ export class AsyntaiClient {
    */
   private async call<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.infer<S>> {
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
       try {
-        return await this.attempt(spec);
+        const result = await this.attempt(spec);
+        this.onResponse?.({ method: spec.method, path: spec.path, durationMs: performance.now() - started });
+        return result;
       } catch (err) {
         const error = toAsyntaiError(err, spec.path);
+        this.onResponse?.({ method: spec.method, path: spec.path, durationMs: performance.now() - started, error });
         const retryable =
           error.kind === 'unavailable' ||
           (error.kind === 'network' && (spec.method !== 'POST' || isConnectFailure(error)));

@@ -13,9 +13,10 @@ import { UsageError, type CommandContext, type CommandDefinition } from './comma
 import { COMMANDS, findCommand } from './commands/registry.js';
 import { KeyedQueue, QueueFullError } from './keyed-queue.js';
 import type { Outbox } from './outbox.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, type UserRateLimit } from './rate-limiter.js';
 import type { SessionMap } from './session-map.js';
 import { StoreUnavailableError, type StateStore } from './state-store.js';
+import type { ThreadOrder } from './thread-order.js';
 import type { BridgePort, Capabilities, Choice, CompletionRequest, Decision, Incoming, OutgoingFile, Reply, SendOptions } from './types.js';
 import { closestName, describeError, MESSAGES } from './user-messages.js';
 import { WebsiteBindings } from './website-bindings.js';
@@ -37,6 +38,19 @@ export interface BridgeOptions {
   typingIntervalMs?: number;
   /** Keeps answers the platform would not take, for later delivery; without it they are lost. */
   outbox?: Outbox;
+  /** The per-user limit shared by instances (Redis); default in-process, from `userRateLimit`. */
+  limiter?: UserRateLimit;
+  /** Order within a thread across instances (Redis); without it, order holds within this process. */
+  threadOrder?: ThreadOrder;
+  /** Told of each message, answer and dropped duplicate (metrics). */
+  events?: BridgeEvents;
+}
+
+/** What the core reports as it works, for metrics; each call must be cheap. */
+export interface BridgeEvents {
+  messageReceived(platform: string): void;
+  answerSent(platform: string): void;
+  duplicateDropped(platform: string): void;
 }
 
 /** An event is claimed for this long while it is handled; a crash frees it for a redelivery. */
@@ -50,7 +64,7 @@ const IGNORE: Decision = { kind: 'ignore' };
 
 export class Bridge implements BridgePort {
   private readonly queue: KeyedQueue;
-  private readonly limiter: RateLimiter;
+  private readonly limiter: UserRateLimit;
   private readonly websites: WebsiteBindings;
   private readonly maxMessageChars: number;
   private readonly typingIntervalMs: number;
@@ -59,7 +73,7 @@ export class Bridge implements BridgePort {
 
   constructor(private readonly options: BridgeOptions) {
     this.queue = new KeyedQueue(options.maxPendingPerThread ?? 20);
-    this.limiter = new RateLimiter(options.userRateLimit ?? 10);
+    this.limiter = options.limiter ?? new RateLimiter(options.userRateLimit ?? 10);
     this.websites = new WebsiteBindings(options.store, options.websiteId);
     this.maxMessageChars = options.maxMessageChars ?? 4_000;
     this.typingIntervalMs = options.typingIntervalMs ?? 4_000;
@@ -91,15 +105,21 @@ export class Bridge implements BridgePort {
    */
   readonly handle = async (incoming: Incoming, reply: Reply, decision: Decision = this.decide(incoming)): Promise<void> => {
     if (decision.kind === 'ignore' || decision.kind === 'form') return;
+    this.options.events?.messageReceived(incoming.platform);
+    // Taken before any await, like the enqueue below: fixes the message's place across instances.
+    const ticket = this.options.threadOrder?.ticket(incoming.threadKey);
     try {
       // Enqueue synchronously, before any await, so a thread's messages keep their arrival order.
-      await this.queue.run(incoming.threadKey, () =>
-        this.once(incoming, () => {
-          if (decision.kind === 'refuse') return reply.text(decision.text, privately(reply));
-          return decision.command === undefined ? this.ask(incoming, reply, incoming.text.trim()) : this.runCommand(incoming, reply, decision);
-        }),
-      );
+      await this.queue.run(incoming.threadKey, () => {
+        const work = () =>
+          this.once(incoming, () => {
+            if (decision.kind === 'refuse') return reply.text(decision.text, privately(reply));
+            return decision.command === undefined ? this.ask(incoming, reply, incoming.text.trim()) : this.runCommand(incoming, reply, decision);
+          });
+        return ticket ? ticket.run(work) : work();
+      });
     } catch (err) {
+      if (err instanceof QueueFullError) ticket?.cancel();
       const log = this.options.logger.child({ dedupe: incoming.dedupeKey, thread: incoming.threadKey });
       if (err instanceof QueueFullError || err instanceof StoreUnavailableError) {
         // The platform may redeliver; either way the user learns to try again rather than wait.
@@ -138,6 +158,7 @@ export class Bridge implements BridgePort {
     const key = `dedupe:${incoming.platform}:${incoming.dedupeKey}`;
     if (!(await this.options.store.setIfNotExists(key, 'working', CLAIM_TTL_MS))) {
       this.options.logger.debug({ dedupe: incoming.dedupeKey }, 'duplicate message ignored');
+      this.options.events?.duplicateDropped(incoming.platform);
       return;
     }
     try {
@@ -146,7 +167,22 @@ export class Bridge implements BridgePort {
       await this.options.store.delete(key);
       throw err;
     }
-    await this.options.store.set(key, 'done', DONE_TTL_MS);
+    this.options.events?.answerSent(incoming.platform);
+    // Answered already: a store that fails now must not add "try again" to the answer. The claim
+    // still blocks redeliveries until it expires.
+    await this.options.store
+      .set(key, 'done', DONE_TTL_MS)
+      .catch((err: unknown) => this.options.logger.warn({ err, dedupe: incoming.dedupeKey }, 'could not mark the message answered'));
+  }
+
+  /** Messages queued or being answered in this instance. */
+  get pending(): number {
+    return this.queue.pending;
+  }
+
+  /** Resolves once every message received so far is answered (for a graceful shutdown). */
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   /** The commands `isAdmin` may run, in menu order. */
@@ -228,8 +264,8 @@ export class Bridge implements BridgePort {
       return;
     }
     const userKey = `${incoming.platform}:${incoming.sender.id}`;
-    if (!this.limiter.take(userKey)) {
-      await reply.text(MESSAGES.rateLimited(Math.max(1, this.limiter.retryAfterSeconds(userKey))), privately(reply));
+    if (!(await this.limiter.take(userKey))) {
+      await reply.text(MESSAGES.rateLimited(Math.max(1, await this.limiter.retryAfterSeconds(userKey))), privately(reply));
       return;
     }
     const stopTyping = this.keepTyping(reply);

@@ -15,6 +15,8 @@ interface Lane {
 
 export class KeyedQueue {
   private readonly lanes = new Map<string, Lane>();
+  private size = 0;
+  private readonly idleWaiters: Array<() => void> = [];
 
   constructor(private readonly maxPending = 20) {}
 
@@ -29,12 +31,24 @@ export class KeyedQueue {
     }
     const current = lane;
     current.size++;
+    this.size++;
     const result = current.tail.then(task);
     current.tail = result.then(
       () => this.release(key, current),
       () => this.release(key, current),
     );
     return result;
+  }
+
+  /** Tasks queued or running, over all keys (for metrics). */
+  get pending(): number {
+    return this.size;
+  }
+
+  /** Resolves once no task is queued or running (for a graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Keys with work queued or running (for health and tests). */
@@ -44,6 +58,8 @@ export class KeyedQueue {
 
   private release(key: string, lane: Lane): void {
     lane.size--;
+    this.size--;
     if (lane.size === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+    if (this.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

@@ -3,7 +3,18 @@
  * one noisy user cannot spend the plan's monthly quota. Buckets idle long enough to be full are
  * dropped, so memory stays bounded by active users.
  */
-export class RateLimiter {
+/**
+ * A per-user message limit: `RateLimiter` in-process (memory, SQLite), `RedisRateLimiter` shared
+ * by every instance on one Redis.
+ */
+export interface UserRateLimit {
+  /** Counts one message of `userKey`; false when the user must wait. */
+  take(userKey: string): boolean | Promise<boolean>;
+  /** Seconds until `userKey` may send again (0 when it may now). */
+  retryAfterSeconds(userKey: string): number | Promise<number>;
+}
+
+export class RateLimiter implements UserRateLimit {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private lastSweep = 0;
 

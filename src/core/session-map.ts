@@ -16,7 +16,11 @@ const threadEntry = (sessionId: string) => `thread:${sessionId}`;
 
 /** Thread key → Asyntai session_id, and back (so webhooks can reach the thread). */
 export class SessionMap {
-  constructor(private readonly store: StateStore) {}
+  /** `onMint` is told of each thread that got its first session id here (for metrics). */
+  constructor(
+    private readonly store: StateStore,
+    private readonly onMint?: (platform: PlatformName) => void,
+  ) {}
 
   /** The thread's session id, minted once: two concurrent first calls (even on two instances sharing the store) get the same id. */
   async sessionFor(threadKey: string, platform: PlatformName): Promise<string> {
@@ -26,6 +30,7 @@ export class SessionMap {
       const candidate = mintSessionId(platform);
       if (await this.store.setIfNotExists(sessionEntry(threadKey), candidate)) {
         await this.store.set(threadEntry(candidate), threadKey);
+        this.onMint?.(platform);
         return candidate;
       }
       const winner = await this.peek(threadKey);
