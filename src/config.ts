@@ -224,6 +224,40 @@ export const VARIABLES = {
     description: 'Adapters to run, comma-separated: telegram, slack, discord, shell. Default: every platform with credentials below, else the terminal (shell).',
     schema: adapterList,
   },
+  STORE_TIMEOUT_MS: {
+    group: 'bridge',
+    example: '2000',
+    description: 'A store call (Redis, SQLite) slower than this fails, and the user is told to try again shortly, instead of waiting.',
+    schema: intInRange(100, 60_000).default(2_000),
+  },
+  SHUTDOWN_GRACE_SECONDS: {
+    group: 'bridge',
+    example: '10',
+    description: 'On SIGTERM/SIGINT: how long answers already in progress may take before the process exits anyway.',
+    schema: intInRange(0, 3_600).default(10),
+  },
+  METRICS: {
+    group: 'bridge',
+    example: 'true',
+    description: 'Serve Prometheus metrics at GET /metrics on the HTTP server.',
+    schema: flag('true'),
+  },
+  USAGE_CHECK_MINUTES: {
+    group: 'bridge',
+    example: '60',
+    description: "How often the plan's monthly usage is checked; at 80% and 95% one alert goes to the log and TEAM_CHANNEL (0 = never).",
+    schema: intInRange(0, 7 * 24 * 60).default(60),
+  },
+  TEAM_CHANNEL: {
+    group: 'bridge',
+    example: '',
+    description: 'Where alerts for the team go, as <platform>:<id> in that adapter\'s own terms, e.g. slack:C0123456, telegram:-1001234567890, discord:<channel id>.',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(telegram|slack|discord|shell):\S+$/, 'must be <platform>:<id>, e.g. slack:C0123456 or telegram:-1001234567890')
+      .optional(),
+  },
   TELEGRAM_BOT_TOKEN: {
     group: 'telegram',
     example: '',
@@ -387,6 +421,13 @@ function toConfig(e: Env) {
     userRateLimit: e.USER_RATE_LIMIT,
     maxMessageChars: e.MAX_MESSAGE_CHARS,
     adapters: e.ADAPTERS ?? defaultAdapters(e),
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    metrics: e.METRICS,
+    /** 0: the quota watch is off. */
+    usageCheckMs: e.USAGE_CHECK_MINUTES * 60_000,
+    /** TEAM_CHANNEL: `<platform>:<id>`, a thread key or channel address of that adapter. */
+    teamChannel: e.TEAM_CHANNEL,
     telegram: {
       token: e.TELEGRAM_BOT_TOKEN,
       apiRoot: e.TELEGRAM_API_ROOT?.replace(/\/+$/, ''),
