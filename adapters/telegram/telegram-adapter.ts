@@ -8,10 +8,11 @@
  * flooded thread is told to wait instead of holding runner slots that other chats need.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, type RunnerHandle } from '@grammyjs/runner';
-import { Bot, GrammyError, InputFile, type Context } from 'grammy';
+import { Bot, GrammyError, HttpError, InputFile, type Context } from 'grammy';
 import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
 import { ConfigError, type Config } from '../../src/config.js';
@@ -30,6 +31,8 @@ export interface TelegramAdapterDeps {
   logger: Logger;
   /** Needed in webhook mode, to receive updates. */
   http: HttpServer | undefined;
+  /** Delays between start-up attempts while Telegram cannot be reached; default 2 s doubling to 60 s. */
+  connectRetry?: { firstDelayMs: number; maxDelayMs: number };
 }
 
 /** The conversation a message belongs to (DESIGN.md "Sessions"). */
@@ -50,6 +53,8 @@ export class TelegramAdapter implements Adapter {
   private bridge: BridgePort | undefined;
   /** Background handling of webhook updates, awaited on stop. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ends a start-up still waiting to reach Telegram. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: TelegramAdapterDeps) {
     const { token, apiRoot } = deps.config.telegram;
@@ -57,9 +62,9 @@ export class TelegramAdapter implements Adapter {
     this.token = token;
     this.apiRoot = apiRoot ?? DEFAULT_API_ROOT;
     this.bot = new Bot(token, { client: { apiRoot: this.apiRoot } });
-    // Flood waits and Telegram's own 5xx: wait and retry instead of losing the answer.
-    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
     // The runner runs silent (no console); failures of any call, polling included, reach our log.
+    // Installed first, so it sits inside auto-retry (the last transformer installed is the
+    // outermost) and logs every attempt, not only the last.
     this.bot.api.config.use(async (prev, method, payload, signal) => {
       try {
         const res = await prev(method, payload, signal);
@@ -70,30 +75,44 @@ export class TelegramAdapter implements Adapter {
         throw err;
       }
     });
+    // Flood waits and Telegram's own 5xx: wait and retry instead of losing the answer. Network
+    // errors are rethrown: auto-retry would retry them forever, silently, with waits growing to an
+    // hour; start-up and polling retry them instead, capped, each attempt in the log.
+    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true }));
     this.bot.on('message', (ctx) => this.onMessage(ctx));
     this.bot.catch((err) => deps.logger.error({ err: err.error, update: err.ctx.update.update_id }, 'Telegram handler failed'));
   }
 
+  /**
+   * Connects (getMe, commands, webhook or polling). Telegram out of reach is logged and retried,
+   * at most a minute apart, until it answers or `stop` is called; only a refused token (401)
+   * stops start-up.
+   */
   async start(bridge: BridgePort): Promise<void> {
     this.bridge = bridge;
-    await this.bot.init().catch((err: unknown) => {
-      // A revoked or mistyped token is a configuration problem: say so in one line.
-      if (err instanceof GrammyError && err.error_code === 401) throw new ConfigError('TELEGRAM_BOT_TOKEN', 'Telegram refused the token (401 Unauthorized)');
-      throw err;
-    });
-    await this.registerCommands();
-    const { webhookUrl } = this.deps.config.telegram;
-    if (webhookUrl) {
-      await this.startWebhook(webhookUrl);
-      return;
+    const { firstDelayMs, maxDelayMs } = this.deps.connectRetry ?? { firstDelayMs: 2_000, maxDelayMs: 60_000 };
+    for (let delayMs = firstDelayMs; ; delayMs = Math.min(maxDelayMs, delayMs * 2)) {
+      try {
+        await this.connect();
+        break;
+      } catch (err) {
+        // A revoked or mistyped token is a configuration problem: say so in one line.
+        if (err instanceof GrammyError && err.error_code === 401) throw new ConfigError('TELEGRAM_BOT_TOKEN', 'Telegram refused the token (401 Unauthorized)');
+        if (this.stopping.signal.aborted) return;
+        this.deps.logger.warn({ reason: describeFailure(err), retryInSeconds: delayMs / 1000 }, 'cannot reach Telegram at start-up; retrying');
+        await sleep(delayMs, undefined, { signal: this.stopping.signal }).catch(() => {});
+        if (this.stopping.signal.aborted) return;
+      }
     }
-    await this.bot.api.deleteWebhook();
-    this.runner = run(this.bot, { runner: { silent: true, fetch: { allowed_updates: ['message'] } } });
+    if (this.deps.config.telegram.webhookUrl) return;
+    // Polling errors (Telegram out of reach) are retried every few seconds, without end, each in the log.
+    this.runner = run(this.bot, { runner: { silent: true, fetch: { allowed_updates: ['message'] }, retryInterval: 5_000, maxRetryTime: Infinity } });
     // 401 (token revoked) and 409 (another poller) end the runner: say so, health goes down.
     void this.runner.task()?.catch((err: unknown) => this.deps.logger.error({ err }, 'Telegram polling stopped'));
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     if (this.runner?.isRunning()) await this.runner.stop();
     await Promise.allSettled([...this.inFlight]);
   }
@@ -111,6 +130,17 @@ export class TelegramAdapter implements Adapter {
     if (!match) throw new Error(`not a Telegram thread key: ${threadKey}`);
     const topic = match[2] === undefined ? undefined : Number(match[2]);
     await this.replyInto(Number(match[1]), topic, undefined).text(markdown);
+  }
+
+  /** One attempt at everything start-up asks of Telegram before updates can flow. */
+  private async connect(): Promise<void> {
+    // getMe directly rather than bot.init(), which retries network errors itself, unlogged, with
+    // waits growing to twenty minutes.
+    if (!this.bot.isInited()) this.bot.botInfo = await this.bot.api.getMe();
+    await this.registerCommands();
+    const { webhookUrl } = this.deps.config.telegram;
+    if (webhookUrl) await this.startWebhook(webhookUrl);
+    else await this.bot.api.deleteWebhook();
   }
 
   /** Public commands for everyone; the full list in each admin's private chat. */
@@ -282,6 +312,16 @@ function findMention(text: string, entities: readonly MessageEntity[], username:
       (e.type === 'mention' && text.slice(e.offset + 1, e.offset + e.length).toLowerCase() === username.toLowerCase()) ||
       (e.type === 'text_mention' && e.user.id === botId),
   );
+}
+
+/** Why a call failed, in a few words and without the request URL (which holds the token). */
+function describeFailure(err: unknown): string {
+  if (err instanceof GrammyError) return `Telegram answered ${err.error_code}: ${err.description}`;
+  if (err instanceof HttpError) {
+    const code = (err.error as { code?: unknown } | undefined)?.code;
+    return `network error (${typeof code === 'string' ? code : 'no answer'})`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 function safeEqual(a: string, b: string): boolean {
