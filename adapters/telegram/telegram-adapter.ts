@@ -35,7 +35,7 @@ export interface TelegramAdapterDeps {
   connectRetry?: { firstDelayMs: number; maxDelayMs: number };
 }
 
-/** The conversation a message belongs to (DESIGN.md "Sessions"). */
+/** The conversation a message belongs to: one Asyntai session each (README "Telegram"). */
 function threadKeyOf(message: Pick<Message, 'chat' | 'from' | 'message_thread_id' | 'is_topic_message'>): string {
   const chat = message.chat.id;
   if (message.chat.type === 'private') return `telegram:${chat}`;

@@ -1,5 +1,5 @@
 /**
- * A typed client for the Asyntai REST API (`shared/asyntai-api-reference.md`): one method per
+ * A typed client for the Asyntai REST API (https://asyntai.com/api/v1/): one method per
  * endpoint, on an undici keep-alive pool (the global fetch costs several times the CPU per call
  * on Node 20). Every failure is an `AsyntaiError` with a stable `kind`; a 200 whose body does not
  * match the documented shape is `protocol`.

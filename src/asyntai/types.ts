@@ -1,5 +1,5 @@
 /**
- * Response shapes of the Asyntai REST API (`shared/asyntai-api-reference.md`), as zod schemas so
+ * Response shapes of the Asyntai REST API (https://asyntai.com/api/v1/), as zod schemas so
  * that a 200 whose body does not match becomes a `protocol` error instead of a crash later on.
  * Schemas are lenient about extra fields and strict about the ones we read.
  */

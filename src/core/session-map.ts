@@ -1,5 +1,5 @@
 /**
- * Thread key ↔ Asyntai session_id (DESIGN.md "Sessions"). Entries have no TTL: a conversation
+ * Thread key ↔ Asyntai session_id (README "How it is built"). Entries have no TTL: a conversation
  * keeps its session across restarts until /reset.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The shared message splitter (DESIGN.md "Rendering is per platform, splitting is shared"). It cuts
+ * The shared message splitter (rendering is per platform, splitting is shared). It cuts
  * model-written markdown under a platform's length limit so that every chunk is self-contained
  * markdown: an adapter renders each chunk on its own, so a code fence cut in two must be closed in
  * one chunk and reopened in the next.

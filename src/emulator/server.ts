@@ -140,7 +140,7 @@ async function handle(
     const path = pathname.replace(/\/+$/, '');
     if (path === '' || `${path}/` === API_PREFIX) {
       if (method !== 'GET') throw new HttpError(405, 'Method not allowed', { Allow: 'GET' });
-      sendJson(res, 200, { success: true, service: 'asyntai-emulator', api: API_PREFIX, docs: 'shared/asyntai-api-reference.md' });
+      sendJson(res, 200, { success: true, service: 'asyntai-emulator', api: API_PREFIX, docs: 'README.md, section "The emulator"' });
       return;
     }
     if (!pathname.startsWith(API_PREFIX)) throw new HttpError(404, `Not found: ${pathname}`);
