@@ -135,7 +135,8 @@ export class SlackAdapter implements Adapter {
       // so SLACK_API_URL reaches it too.
       this.socketReceiver = new SocketModeReceiver({ appToken, logger, installerOptions: { clientOptions } });
       this.socketReceiver.client.on('connected', () => (this.socketUp = true));
-      for (const state of ['disconnected', 'reconnecting', 'disconnecting']) this.socketReceiver.client.on(state, () => (this.socketUp = false));
+      // 'close' is the socket itself going away; the client reconnects after a delay without another event.
+      for (const state of ['close', 'disconnected', 'reconnecting', 'disconnecting']) this.socketReceiver.client.on(state, () => (this.socketUp = false));
     } else {
       if (!signingSecret) throw new ConfigError('SLACK_SIGNING_SECRET', 'required by the slack adapter unless SLACK_APP_TOKEN (Socket Mode) is set');
       this.httpReceiver = new SlackHttpReceiver({ signingSecret, logger: deps.logger });

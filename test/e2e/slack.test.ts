@@ -1,7 +1,7 @@
 /**
  * The Slack adapter end to end in HTTP mode: real Bolt (with the bridge's own receiver on the
  * bridge's HttpServer) against the loopback fake of Slack, with the real core and the emulator
- * behind it. Socket Mode, refused tokens and restarts are in slack-socket-mode.test.ts.
+ * behind it. Socket Mode, refused tokens and restarts are in slack-lifecycle.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackAdapter, TYPING_REACTION, type SlackAdapterDeps } from '../../adapters/slack/slack-adapter.js';

@@ -572,7 +572,11 @@ export class FakeSlack {
 
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
-    ws.on('close', () => this.sockets.delete(ws));
+    this.notify();
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      this.notify();
+    });
     ws.on('message', (data) => {
       let message: SocketAck;
       try {
