@@ -370,11 +370,11 @@ describe('slash commands', () => {
 
   it('/kb-delete asks for confirmation with a button before deleting', async () => {
     const entry = await client.addKnowledgeText({ title: 'Temporary entry', content: 'This entry is about to be deleted again.' });
-    const res = await run(ADMIN, 'kb-delete', entry.id);
-    const question = res.body as { response_type: string; blocks: Array<Record<string, unknown>>; text: string };
-    expect(question.response_type).toBe('ephemeral');
+    await run(ADMIN, 'kb-delete', entry.id);
+    const prompt = fake.messages.find((m) => m.via === 'ack' && m.blocks !== undefined)!;
+    expect(prompt.visibleTo).toBe(ADMIN.id);
+    expect(prompt.text).toMatch(/cannot be undone/);
     expect((await client.listKnowledge({ limit: 100 })).some((k) => k.id === entry.id)).toBe(true);
-    const prompt: PostedMessage = { via: 'response_url', channel: CHANNEL, ts: fake.nextTs(), text: question.text, blocks: question.blocks, visibleTo: ADMIN.id };
 
     // A visitor who somehow clicks is refused; nothing is deleted.
     await fake.clickButton(VISITOR, prompt, 'asyntai_confirm');

@@ -41,9 +41,12 @@ export interface RecordedCall {
   status?: number;
 }
 
-/** A message the bot made visible: posted, ephemeral, or through a response_url. */
+/**
+ * A message the bot made visible: posted, ephemeral, through a response_url, or as the body of
+ * its acknowledgement of a slash command (which Slack shows to the sender alone, or in channel).
+ */
 export interface PostedMessage {
-  via: 'chat.postMessage' | 'chat.postEphemeral' | 'response_url';
+  via: 'chat.postMessage' | 'chat.postEphemeral' | 'response_url' | 'ack';
   channel: string;
   ts: string;
   text: string;
@@ -167,6 +170,29 @@ function decoded<T>(v: unknown): T | undefined {
 }
 function textOf(obj: unknown): string {
   return typeof obj === 'object' && obj !== null && typeof (obj as { text?: unknown }).text === 'string' ? (obj as { text: string }).text : '';
+}
+
+/** Text as a Slack client sends what a user typed: `&`, `<` and `>` escaped, so only real mentions are markup. */
+export function typedBySlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * What a user sees of a message's mrkdwn text: links shown by their label, mentions as names,
+ * entities decoded. Formatting markers (`*bold*`) are left in place.
+ */
+export function slackVisibleText(text: string): string {
+  return text
+    .replace(/<(?:[^|>]*)\|([^>]*)>/g, '$1')
+    .replace(/<([^>]*)>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** Whether a message text could notify people: a mass mention or a user/group mention token. */
+export function slackTextPings(text: string): boolean {
+  return /<!(?:channel|here|everyone|subteam)|<@[UW]/.test(text);
 }
 
 /** A running fake; create it with {@link startFakeSlack}. */
@@ -403,6 +429,7 @@ export class FakeSlack {
       (options.via ?? this.transport) === 'socket'
         ? await this.sendEnvelope('slash_commands', fields, options)
         : await this.postToBot(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded', options);
+    if (result.status === 200 && result.text !== '') this.recordAck(result, channel, user.id);
     return { ...result, triggerId, responseUrl };
   }
 
@@ -542,6 +569,21 @@ export class FakeSlack {
   /** Asks the bot's Socket Mode client to reconnect, as Slack does when recycling a server. */
   disconnectSockets(): void {
     for (const ws of this.sockets) ws.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested' }));
+  }
+
+  /** A slash command's acknowledgement with content is a message Slack shows. */
+  private recordAck(result: DeliveryResult, channel: string, user: string): void {
+    const body = (typeof result.body === 'object' && result.body !== null ? result.body : { text: result.text }) as Params;
+    const { text, blocks } = checkMessage(body);
+    this.messages.push({
+      via: 'ack',
+      channel,
+      ts: this.nextTs(),
+      text,
+      ...(blocks ? { blocks } : {}),
+      ...(body.response_type === 'in_channel' ? {} : { visibleTo: user }),
+    });
+    this.notify();
   }
 
   private async deliverInteractive(payload: unknown, options: DeliveryOptions): Promise<DeliveryResult> {
