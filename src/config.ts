@@ -294,19 +294,19 @@ export const VARIABLES = {
   SLACK_BOT_TOKEN: {
     group: 'slack',
     example: '',
-    description: 'Bot token (xoxb-…) from the Slack app settings.',
+    description: 'Bot User OAuth Token (xoxb-…): Slack app settings → OAuth & Permissions, after installing the app.',
     schema: optionalString,
   },
   SLACK_SIGNING_SECRET: {
     group: 'slack',
     example: '',
-    description: 'Signing secret that checks Slack requests over HTTP (not needed in Socket Mode).',
+    description: 'Signing secret (Basic Information → App Credentials) that checks requests to /slack/events; not needed in Socket Mode.',
     schema: optionalString,
   },
   SLACK_APP_TOKEN: {
     group: 'slack',
     example: '',
-    description: 'App-level token (xapp-…): Socket Mode when set.',
+    description: 'App-level token (xapp-…, scope connections:write): Socket Mode when set, nothing needs to be reachable from outside.',
     schema: optionalString,
   },
   SLACK_API_URL: {
@@ -318,13 +318,13 @@ export const VARIABLES = {
   SLACK_ADMIN_IDS: {
     group: 'slack',
     example: '',
-    description: 'Slack user ids allowed to run admin commands, comma-separated.',
+    description: 'Slack member ids (U…) allowed to run admin commands, comma-separated (profile → ⋮ → Copy member ID).',
     schema: idList,
   },
   SLACK_THREAD_FOLLOWUPS: {
     group: 'slack',
     example: 'true',
-    description: 'Answer later messages of a thread the bot answered, without a mention.',
+    description: 'Answer later messages of a thread the bot was mentioned in, without a new mention (remembered in memory: after a restart, mention it once more).',
     schema: flag('true'),
   },
   DISCORD_BOT_TOKEN: {
