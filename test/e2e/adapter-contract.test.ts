@@ -5,6 +5,7 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../../adapters/discord/discord-adapter.js';
 import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { SLACK_TEXT_LIMIT } from '../../adapters/slack/slack-mrkdwn.js';
@@ -17,6 +18,7 @@ import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { slackTextPings, slackVisibleText, startFakeSlack, typedBySlack } from '../fakes/slack-api.js';
+import { allowsPings, DISCORD_CONTENT_LIMIT, hasLiveMention, startFakeDiscord, visibleText, type FakeUser } from '../fakes/discord-api.js';
 import { startFakeTelegram } from '../fakes/telegram-bot-api.js';
 
 /** Drives one adapter as a user of its platform would, in one private conversation per user. */
@@ -199,9 +201,63 @@ const slackDriver: DriverFactory = async (bridge) => {
   };
 };
 
+const discordDriver: DriverFactory = async (bridge) => {
+  const fake = await startFakeDiscord();
+  const admin: FakeUser = { id: '500000000000000001', username: 'admin' };
+  const visitor: FakeUser = { id: '500000000000000002', username: 'visitor' };
+  // Public messages come from other accounts of the same people: what the bot sends to their DMs
+  // as a result (leads) then stays out of the private conversations the contract reads.
+  const publicAdmin: FakeUser = { id: '500000000000000003', username: 'admin-in-public' };
+  const publicVisitor: FakeUser = { id: '500000000000000004', username: 'visitor-in-public' };
+  const adapter = new DiscordAdapter({
+    config: { discord: { token: fake.token, apiUrl: fake.apiUrl, adminIds: new Set([admin.id, publicAdmin.id]), guildId: undefined, replyMode: 'reply' } },
+    logger,
+  });
+  await adapter.start(bridge);
+  const user = (asAdmin: boolean): FakeUser => (asAdmin ? admin : visitor);
+  const dms = new Set([admin, visitor, publicAdmin, publicVisitor].map((u) => fake.dmChannelOf(u)));
+  const isPublic = (m: { channel_id: string; flags: number }): boolean => !dms.has(m.channel_id) && (m.flags & 64) === 0;
+  return {
+    command: (name, args) => `/${name}${args ? ` ${args}` : ''}`,
+    // The DM: every message there is for the bot.
+    send: (text, asAdmin) => void fake.userSends({ author: user(asAdmin), content: text }),
+    sendPublic: (text, asAdmin) =>
+      void fake.userSends({ author: asAdmin ? publicAdmin : publicVisitor, channelId: fake.channels.general, content: `<@${fake.bot.id}> ${text}` }),
+    publicMessages: () => fake.sent.filter(isPublic).map((m) => m.content),
+    answers: (asAdmin) => fake.sent.filter((m) => m.channel_id === fake.dmChannelOf(user(asAdmin))).map((m) => visibleText(m.content)),
+    platformCommand: (name, values, asAdmin) => void fake.runCommand({ user: user(asAdmin), name, options: { ...values } }),
+    submitForm: async (name, values, asAdmin) => {
+      const command = fake.runCommand({ user: user(asAdmin), name });
+      await fake.waitFor(() => command.callbacks.length > 0);
+      const modal = command.callbacks[0]!;
+      if (modal.type !== 9) throw new Error(`expected a modal (callback type 9), got type ${modal.type}`);
+      const rows = modal.data!.components as Array<{ components: Array<{ custom_id: string }> }>;
+      fake.submitModal({ user: user(asAdmin), customId: String(modal.data!.custom_id), fields: { ...values } });
+      return rows.map((row) => row.components[0]!.custom_id);
+    },
+    pingedAnyone: () => fake.sent.some((m) => hasLiveMention(m.content) || allowsPings(m.allowed_mentions)),
+    waitUntil: async (check) => {
+      await fake.waitFor(check);
+    },
+    stop: async () => {
+      await adapter.stop();
+      await fake.close();
+    },
+  };
+};
+
 const PLATFORMS: Platform[] = [
   { name: 'shell', limit: Number.POSITIVE_INFINITY, hasNonAdmins: false, create: shellDriver },
   { name: 'telegram', limit: TELEGRAM_TEXT_LIMIT, hasNonAdmins: true, create: telegramDriver },
+  {
+    name: 'discord',
+    limit: DISCORD_CONTENT_LIMIT,
+    hasNonAdmins: true,
+    platformCommands: true,
+    forms: true,
+    mentionsCanPing: true,
+    create: discordDriver,
+  },
   { name: 'slack', limit: SLACK_TEXT_LIMIT, hasNonAdmins: true, forms: true, mentionsCanPing: true, create: slackDriver },
 ];
 

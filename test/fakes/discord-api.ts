@@ -873,6 +873,36 @@ function storedCommand(command: Record<string, unknown>, applicationId: string, 
   };
 }
 
+/**
+ * Roughly what a Discord user reads of `content`: markdown emphasis markers and backslash escapes
+ * removed, zero-width characters (used to defang mentions) dropped.
+ */
+export function visibleText(content: string): string {
+  return content
+    .replace(/\u200b|\u200c|\u200d|\u2060/g, '')
+    .replace(/(?<!\\)(\*\*|__|~~)/g, '')
+    .replace(/\\([\\`*_~|>#<@:[\]()-])/g, '$1')
+    .trim();
+}
+
+/**
+ * Whether `content` holds a mention Discord would turn into a ping were allowed_mentions to let
+ * it: @everyone, @here, a user, a role.
+ */
+export function hasLiveMention(content: string): boolean {
+  return /@(everyone|here)\b|<@[!&]?\d+>/.test(content);
+}
+
+/**
+ * Whether a message's `allowed_mentions` lets Discord ping anyone named in its content. Absent
+ * means Discord's default: every mention in the content pings.
+ */
+export function allowsPings(allowedMentions: unknown): boolean {
+  if (allowedMentions === undefined || allowedMentions === null) return true;
+  const a = allowedMentions as { parse?: unknown[]; users?: unknown[]; roles?: unknown[] };
+  return (a.parse?.length ?? 0) > 0 || (a.users?.length ?? 0) > 0 || (a.roles?.length ?? 0) > 0;
+}
+
 /** A JSON value as text: strings as they are, absent as empty, anything else as JSON. */
 function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
