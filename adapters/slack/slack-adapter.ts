@@ -291,7 +291,7 @@ export class SlackAdapter implements Adapter {
       threadKey: command.channel_id.startsWith('D') ? `slack:${command.team_id}:${command.channel_id}` : `slack:${command.team_id}:${command.channel_id}:u${command.user_id}`,
       responseUrl: command.response_url,
     };
-    const incoming = this.commandIncoming(origin, `${command.team_id}:command:${command.trigger_id}`, { name, args: command.text ?? '' });
+    const incoming = this.commandIncoming(origin, `${command.team_id}:command:${command.trigger_id}`, { name, args: plainText(command.text ?? '') });
     const decision = this.bridge.decide(incoming, { forms: true });
     switch (decision.kind) {
       case 'ignore':
@@ -571,9 +571,8 @@ function teamOf(body: { team_id?: string; authorizations?: Array<{ team_id?: str
  * what it shows (links, mailto and tel labels, @user, #channel, @here) and `&amp; &lt; &gt;`
  * decoded. Emails stay emails, so the assistant still sees a lead.
  */
-export function plainText(text: string, botUserId: string): string {
-  return text
-    .replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, 'g'), ' ')
+export function plainText(text: string, botUserId?: string): string {
+  return (botUserId ? text.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, 'g'), ' ') : text)
     .replace(/<(?:mailto|tel):[^|>]*\|([^>]*)>/g, '$1')
     .replace(/<(?:mailto|tel):([^|>]*)>/g, '$1')
     .replace(/<((?:https?|ftp):[^|>]*)(?:\|[^>]*)?>/g, '$1')

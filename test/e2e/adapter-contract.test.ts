@@ -168,7 +168,7 @@ const slackDriver: DriverFactory = async (bridge) => {
   const deliver = (text: string, asAdmin: boolean, where: string) => {
     const user = asAdmin ? admin : visitor;
     const command = /^(\/[\w-]+)(?:\s+([\s\S]*))?$/.exec(text);
-    if (command && where.startsWith('D')) void fake.slashCommand(user, where, command[1]!, command[2] ?? '');
+    if (command && where.startsWith('D')) void fake.slashCommand(user, where, command[1]!, typedBySlack(command[2] ?? ''));
     else void fake.userSays(user, where, where.startsWith('D') ? typedBySlack(text) : `<@${fake.botUserId}> ${typedBySlack(text)}`);
   };
   return {

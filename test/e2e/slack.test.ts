@@ -14,7 +14,7 @@ import { openStore, type StateStore } from '../../src/core/state-store.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
-import { startFakeSlack, type FakeSlack, type PostedMessage, type SlackUser } from '../fakes/slack-api.js';
+import { slackTextPings, startFakeSlack, typedBySlack, type FakeSlack, type PostedMessage, type SlackUser } from '../fakes/slack-api.js';
 
 const ADMIN: SlackUser = { id: 'U0ADMIN', name: 'ada' };
 const VISITOR: SlackUser = { id: 'U0VISIT', name: 'vic' };
@@ -264,15 +264,15 @@ describe('conversations', () => {
 describe('escaping', () => {
   it('answers with knowledge full of pings without pinging anyone', async () => {
     const content = 'Ping policy: we never use <!channel>, <!here>, <!everyone>, @here, @channel or <@U0ADMIN> for parcel alerts & <b>tags</b>.';
-    const added = await fake.slashCommand(ADMIN, CHANNEL, '/kb-add', `Parcel alert pings | ${content}`);
+    // Typed in Slack's message box, `<` and `&` arrive escaped; the bridge stores them literally.
+    const added = await fake.slashCommand(ADMIN, CHANNEL, '/kb-add', typedBySlack(`Parcel alert pings | ${content}`));
     expect(added.status).toBe(200);
     await fake.waitFor(() => fake.messages.find((m) => m.text.includes('Added')), { what: 'the /kb-add answer' });
     const { ts } = await fake.userSays(VISITOR, CHANNEL, mention('What is your ping policy for parcel alerts?'));
     const [answer] = await fake.waitForMessages(CHANNEL, 1, ts);
     expect(answer!.text.toLowerCase()).toContain('ping policy');
-    for (const message of fake.messages) {
-      expect(message.text).not.toMatch(/<!(channel|here|everyone)|<@U|<#C|<!subteam/);
-    }
+    expect((await client.listKnowledge({ limit: 100 })).find((k) => k.title === 'Parcel alert pings')?.content).toContain('<!channel>');
+    for (const message of fake.messages) expect(slackTextPings(message.text), message.text).toBe(false);
     expect(fake.calls.filter((c) => c.method === 'chat.postMessage').every((c) => c.params.link_names === undefined && c.params.parse === undefined)).toBe(true);
   });
 });
