@@ -17,13 +17,12 @@ import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
 import { ConfigError, type Config } from '../../src/config.js';
 import { COMMANDS, type Adapter, type Attachment, type BridgePort, type CommandDefinition, type Incoming, type Reply } from '../../src/core/index.js';
-import { splitMessage } from '../../src/core/split-message.js';
 import { readBody, type HttpServer } from '../../src/http/server.js';
 import type { Logger } from '../../src/log.js';
-import { toTelegramHtml, toTelegramPlain } from './telegram-html.js';
+import { TELEGRAM_TEXT_LIMIT, telegramChunks } from './telegram-html.js';
 
-/** Telegram's limit on one message's text, after entity parsing. */
-export const TELEGRAM_TEXT_LIMIT = 4096;
+/** Telegram's limit on one message's text (kept with the renderer, which splits under it). */
+export { TELEGRAM_TEXT_LIMIT };
 const DEFAULT_API_ROOT = 'https://api.telegram.org';
 
 export interface TelegramAdapterDeps {
@@ -265,7 +264,7 @@ export class TelegramAdapter implements Adapter {
     const api = this.bot.api;
     return {
       text: async (markdown) => {
-        for (const chunk of splitMessage(markdown, TELEGRAM_TEXT_LIMIT)) {
+        for (const chunk of telegramChunks(markdown)) {
           const base = {
             ...thread,
             link_preview_options: { is_disabled: true },
@@ -273,12 +272,12 @@ export class TelegramAdapter implements Adapter {
           };
           replyTo = undefined;
           try {
-            await api.sendMessage(chatId, toTelegramHtml(chunk), { ...base, parse_mode: 'HTML' });
+            await api.sendMessage(chatId, chunk.html, { ...base, parse_mode: 'HTML' });
           } catch (err) {
             // Model-written text that still trips Telegram's parser goes out plain: never lost.
             if (!(err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description))) throw err;
             this.deps.logger.warn({ description: err.description }, 'Telegram refused HTML; sent plain text');
-            await api.sendMessage(chatId, toTelegramPlain(chunk), base);
+            await api.sendMessage(chatId, chunk.plain, base);
           }
         }
       },

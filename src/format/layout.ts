@@ -1,0 +1,93 @@
+/**
+ * The block layout every renderer shares: blocks separated as the author separated them (a blank
+ * line or none), list items as "marker text" lines with nested content indented under the text,
+ * and code blocks and tables kept verbatim (never indented: copying code must give the code). What
+ * each block looks like is the platform's, through a {@link BlockStyle}.
+ */
+import type { Block, ListItem, Span } from './parse.js';
+import { tableLines } from './table.js';
+
+/** How one platform writes each kind of block; every string it returns is already escaped. */
+export interface BlockStyle {
+  paragraph(spans: Span[]): string;
+  heading(spans: Span[], depth: number): string;
+  code(text: string, lang: string): string;
+  /** Aligned table lines (plain text, still to be escaped) as a monospace block. */
+  table(lines: string[]): string;
+  rule(): string;
+  /** A quote around already rendered content; `depth` 0 for the outermost. */
+  quote(inner: string, depth: number): string;
+  /** Text written before a list item's content, e.g. "• " or "3. ", escaped. */
+  marker(item: ListItem): string;
+}
+
+/** A rendered block: verbatim ones (code, tables) are never re-indented inside. */
+interface Fragment {
+  text: string;
+  verbatim: boolean;
+  tight: boolean;
+}
+
+/** Renders blocks with `style`. */
+export function layoutBlocks(blocks: Block[], style: BlockStyle): string {
+  return join(fragments(blocks, style, 0));
+}
+
+/** "☐ " or "☑ " for a task item, else nothing: shared by every style's marker. */
+export function taskBox(item: ListItem): string {
+  if (item.checked === undefined) return '';
+  return item.checked ? '☑ ' : '☐ ';
+}
+
+function join(parts: Fragment[]): string {
+  return parts.map((part, i) => (i === 0 ? '' : part.tight ? '\n' : '\n\n') + part.text).join('');
+}
+
+function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number): Fragment[] {
+  const out: Fragment[] = [];
+  for (const block of blocks) {
+    const { tight } = block;
+    switch (block.type) {
+      case 'paragraph':
+        out.push({ text: style.paragraph(block.spans), verbatim: false, tight });
+        break;
+      case 'heading':
+        out.push({ text: style.heading(block.spans, block.depth), verbatim: false, tight });
+        break;
+      case 'code':
+        out.push({ text: style.code(block.text, block.lang), verbatim: true, tight });
+        break;
+      case 'table':
+        out.push({ text: style.table(tableLines(block)), verbatim: true, tight });
+        break;
+      case 'rule':
+        out.push({ text: style.rule(), verbatim: false, tight });
+        break;
+      case 'quote':
+        out.push({ text: style.quote(join(fragments(block.blocks, style, quoteDepth + 1)), quoteDepth), verbatim: false, tight });
+        break;
+      case 'list':
+        out.push({ text: block.items.map((item) => listItem(item, style, quoteDepth)).join('\n'), verbatim: false, tight });
+        break;
+    }
+  }
+  return out;
+}
+
+function listItem(item: ListItem, style: BlockStyle, quoteDepth: number): string {
+  const marker = style.marker(item);
+  // The marker's width in characters: markers are plain text ("• ", "12. ", "☑ ").
+  const indent = ' '.repeat(visibleLength(marker));
+  const inner = fragments(item.blocks, style, quoteDepth);
+  const lines = inner.map((part, i) => {
+    const text = part.verbatim ? part.text : part.text.replace(/\n/g, `\n${indent}`);
+    if (i === 0) return { ...part, text: (item.continued ? indent : marker) + (part.verbatim ? `\n${text}` : text) };
+    return { ...part, text: part.verbatim ? text : indent + text };
+  });
+  return lines.length > 0 ? join(lines) : item.continued ? '' : marker.trimEnd();
+}
+
+/** Length of a marker as shown: HTML entities count one. */
+function visibleLength(marker: string): number {
+  return marker.replace(/&[a-z]+;/g, '_').replace(/\\(.)/g, '$1').length;
+}
