@@ -18,6 +18,9 @@ export class HttpError extends Error {
 /** Largest JSON or form body accepted. */
 const MAX_JSON_BYTES = 1024 * 1024;
 
+/** A urlencoded form: `name=value` pairs joined by `&`, not starting like JSON. */
+const FORM_BODY = /^[^{["\s][^=&]*=[^&]*(&[^=&]*=[^&]*)*&?$/;
+
 /** Sends a JSON body. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -61,8 +64,10 @@ export function tooLarge(maxBytes: number): HttpError {
 /** Reads a JSON object body; also accepts a urlencoded form (`curl -d message=hi`). */
 export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
   const raw = (await readBody(req, MAX_JSON_BYTES)).toString('utf8');
-  // `curl -d '{...}'` labels JSON as a form, so the body's first character decides, not the header.
-  if (!raw.trimStart().startsWith('{') && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+  // `curl -d '{...}'` labels JSON as a form, so the body decides, not the header: a form is
+  // `name=value` pairs; anything else (`curl -d hello`) is read as JSON and refused as such,
+  // rather than becoming a form without the required field.
+  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') && FORM_BODY.test(raw)) {
     return Object.fromEntries(new URLSearchParams(raw));
   }
   if (raw.trim() === '') throw new HttpError(400, 'Request body must be a JSON object');
@@ -70,7 +75,7 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new HttpError(400, 'Invalid JSON in request body');
+    throw new HttpError(400, 'the body is not valid JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new HttpError(400, 'Request body must be a JSON object');

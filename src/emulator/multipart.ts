@@ -42,6 +42,7 @@ export async function readMultipart(req: IncomingMessage, maxBytes = MAX_MULTIPA
       req.resume();
       reject(error);
     };
+    const malformed = (): void => fail(new HttpError(400, 'Malformed multipart/form-data body'));
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 5, fields: 50 } });
@@ -59,11 +60,20 @@ export async function readMultipart(req: IncomingMessage, maxBytes = MAX_MULTIPA
         else chunks.push(chunk);
       });
       stream.on('limit', () => fail(tooLarge(maxBytes)));
+      // A body that ends before its closing boundary errors the file stream too ("Unexpected end
+      // of form"); an 'error' without a listener would crash the process.
+      stream.on('error', malformed);
       stream.on('end', () => files.set(name, { filename: info.filename ?? '', mimeType: info.mimeType, data: Buffer.concat(chunks) }));
     });
-    parser.on('error', () => fail(new HttpError(400, 'Malformed multipart/form-data body')));
     parser.on('close', () => {
       if (!failed) resolve({ fields, files });
+    });
+    parser.on('error', malformed);
+    // A client gone mid-body: settle rather than wait forever. (Not stream.pipeline: it would
+    // destroy the request, and with it the socket the 400 is written to.)
+    req.on('error', malformed);
+    req.on('close', () => {
+      if (!req.complete) malformed();
     });
     req.pipe(parser);
   });

@@ -4,40 +4,47 @@
  * lookup refuses private answers, so a public name that resolves to 127.0.0.1 is caught too.
  */
 import { lookup as dnsLookup } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { Agent } from 'undici';
 import { HttpError } from './http-io.js';
 
-const PRIVATE = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 3],
-] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv4');
-}
-for (const [net, bits] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv6');
+/** IPv6 prefixes that carry an IPv4 address, and where: the last 32 bits, or bits 16–47 (6to4). */
+const IPV4_IN_LAST_32_BITS = [
+  ipaddr.IPv6.parseCIDR('::ffff:0:0/96'), // IPv4-mapped
+  ipaddr.IPv6.parseCIDR('::ffff:0:0:0/96'), // IPv4-translated (RFC 6145)
+  ipaddr.IPv6.parseCIDR('::/96'), // IPv4-compatible (deprecated, still routed by some stacks)
+  ipaddr.IPv6.parseCIDR('64:ff9b::/96'), // NAT64 well-known prefix (RFC 6052)
+] as const;
+const SIX_TO_FOUR = ipaddr.IPv6.parseCIDR('2002::/16');
+
+/** The IPv4 address an IPv6 address carries (mapped, translated, compatible, NAT64, 6to4), if any. */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const parts = address.parts;
+  const ipv4 = (high: number, low: number): ipaddr.IPv4 => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  if (IPV4_IN_LAST_32_BITS.some((range) => address.match(range))) {
+    // `::` and `::1` sit inside ::/96 but are IPv6's own unspecified and loopback addresses.
+    if (parts.slice(0, 7).every((part) => part === 0)) return undefined;
+    return ipv4(parts[6] ?? 0, parts[7] ?? 0);
+  }
+  if (address.match(SIX_TO_FOUR)) return ipv4(parts[1] ?? 0, parts[2] ?? 0);
+  return undefined;
 }
 
-/** Whether an IP address is loopback, private, link-local, reserved or multicast. */
-function isPrivateAddress(ip: string): boolean {
-  // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) against the IPv4 rules.
-  const family = isIP(ip);
-  if (family === 0) return true;
-  return PRIVATE.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+/**
+ * Whether a server-side request may go to this IP address: only globally routable unicast
+ * (ipaddr.js's special-purpose ranges: loopback, private, link-local, unique-local, site-local,
+ * carrier-grade NAT, multicast, reserved, documentation, benchmarking… are all refused). An IPv6
+ * address carrying an IPv4 one is judged by the IPv4 address; Teredo (2001::/32) is refused.
+ */
+export function isPublicAddress(ip: string): boolean {
+  if (isIP(ip) === 0) return false;
+  let address = ipaddr.parse(ip);
+  if (address.kind() === 'ipv6') {
+    const inner = embeddedIPv4(address as ipaddr.IPv6);
+    if (inner !== undefined) address = inner;
+  }
+  return address.range() === 'unicast';
 }
 
 /**
@@ -58,7 +65,7 @@ export function vetUrl(raw: string, allowPrivate: boolean, strictSchemes: readon
   if (url.username !== '' || url.password !== '') throw new HttpError(400, `${what} must not contain credentials`);
   if (!allowPrivate) {
     const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-    if (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && isPrivateAddress(host))) {
+    if (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && !isPublicAddress(host))) {
       throw new HttpError(400, `${what} points to a private or loopback address`);
     }
   }
@@ -70,7 +77,7 @@ const guardedLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, options, (err, address, family) => {
     if (err !== null) return callback(err, address, family);
     const addresses = Array.isArray(address) ? address.map((a) => a.address) : [address];
-    const refused = addresses.find(isPrivateAddress);
+    const refused = addresses.find((a) => !isPublicAddress(a));
     if (refused !== undefined) {
       const error: NodeJS.ErrnoException = new Error(`${hostname} resolves to a private address (${refused})`);
       error.code = 'EPRIVATEADDR';

@@ -13,7 +13,7 @@ import { chunkText, textRecord, type KnowledgeIndex } from './knowledge.js';
 import { readMultipart } from './multipart.js';
 import { vetUrl } from './net-guard.js';
 import { PLANS, type PlanName } from './plans.js';
-import { spreadsheetRows } from './spreadsheet.js';
+import { spreadsheetRows, type SpreadsheetLimits } from './spreadsheet.js';
 import type { KnowledgeRecord, StateStore, WebsiteRecord } from './state.js';
 import type { WebhookDelivery } from './webhooks.js';
 
@@ -27,6 +27,7 @@ export interface EmulatorContext {
   /** Dispatcher for URL ingestion (guarded against private addresses unless allowed). */
   dispatcher: Dispatcher;
   allowPrivate: boolean;
+  spreadsheetLimits: Readonly<SpreadsheetLimits>;
 }
 
 type Handler = (ctx: EmulatorContext, req: IncomingMessage, query: URLSearchParams, id: string) => Promise<object> | object;
@@ -237,7 +238,7 @@ const addSpreadsheet: Handler = async (ctx, req) => {
   const file = files.get('file');
   if (file === undefined) throw new HttpError(400, 'Missing required file field: file');
   const site = website(ctx, fields.get('website_id'));
-  const rows = await spreadsheetRows(file.filename, file.mimeType, file.data);
+  const rows = await spreadsheetRows(file.filename, file.mimeType, file.data, ctx.spreadsheetLimits);
   if (rows.length === 0) throw new HttpError(400, 'The spreadsheet has no data rows');
   const max = PLANS[ctx.plan].spreadsheetRows;
   const kept = rows.slice(0, max);

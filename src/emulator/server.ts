@@ -3,9 +3,11 @@
  * endpoints under /api/v1/ (with or without trailing slash), plan limits, retrieval-backed chat,
  * signed webhooks, optional JSON persistence, and a fault injector reachable only from code.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.js';
 import { Faults, MALFORMED_BODY, type FaultInjector } from './faults.js';
 import { HttpError, sendError, sendJson } from './http-io.js';
 import { KnowledgeIndex, textRecord } from './knowledge.js';
@@ -13,10 +15,11 @@ import { outboundAgent } from './net-guard.js';
 import { isPlanName, type PlanName } from './plans.js';
 import { findRoute, type EmulatorContext } from './routes.js';
 import { SEED_KNOWLEDGE, seedWebsites } from './seed.js';
+import { DEFAULT_SPREADSHEET_LIMITS, type SpreadsheetLimits } from './spreadsheet.js';
 import { StateStore } from './state.js';
 import { WebhookDelivery } from './webhooks.js';
 
-export type { FaultInjector, PlanName };
+export type { FaultInjector, PlanName, SpreadsheetLimits };
 
 export interface EmulatorOptions {
   /** Default 0: a free port. */
@@ -35,6 +38,10 @@ export interface EmulatorOptions {
   allowPrivateUrls?: boolean;
   /** Delays between webhook delivery attempts; default [1000, 5000, 30000]. */
   webhookRetryDelaysMs?: number[];
+  /** Overrides of the spreadsheet upload limits (columns, cells, unpacked size, parse time). */
+  spreadsheetLimits?: Partial<SpreadsheetLimits>;
+  /** Logs one info line per request (method, path, status, ms); default: none (quiet in tests). */
+  logger?: Logger;
 }
 
 export interface EmulatorHandle {
@@ -80,13 +87,33 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     allowPrivate,
     retryDelaysMs: options.webhookRetryDelaysMs ?? [1000, 5000, 30000],
   });
-  const ctx: EmulatorContext = { store, index, plan, accountEmail: ACCOUNT_EMAIL, delivery, dispatcher, allowPrivate };
+  const ctx: EmulatorContext = {
+    store,
+    index,
+    plan,
+    accountEmail: ACCOUNT_EMAIL,
+    delivery,
+    dispatcher,
+    allowPrivate,
+    spreadsheetLimits: { ...DEFAULT_SPREADSHEET_LIMITS, ...options.spreadsheetLimits },
+  };
   const faults = new Faults();
 
   // Aborts requests still waiting out injected latency when the emulator closes.
   const closed = new AbortController();
+  const keyDigests = apiKeys.map(digest);
+  const logger = options.logger;
   const server = createServer((req, res) => {
-    void handle(ctx, faults, apiKeys, closed.signal, req, res);
+    const started = performance.now();
+    if (logger !== undefined) {
+      res.once('close', () => {
+        // The path only: a query string may carry a session id, and nothing here needs it.
+        const path = (req.url ?? '/').split('?')[0];
+        const ms = Math.round(performance.now() - started);
+        logger.info({ method: req.method, path, status: res.headersSent ? res.statusCode : 0, ms }, 'emulator request');
+      });
+    }
+    void handle(ctx, faults, keyDigests, closed.signal, req, res, logger);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,6 +145,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 }
 
+/** SHA-256 of a key: equal-length values for timingSafeEqual whatever the keys' lengths. */
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** Whether `key` is one of the accepted keys, compared in constant time. */
+function isAcceptedKey(key: string, keyDigests: readonly Buffer[]): boolean {
+  const given = digest(key);
+  // Every digest is compared (no early exit), so the time says nothing about which key matched.
+  return keyDigests.reduce((found, accepted) => timingSafeEqual(given, accepted) || found, false);
+}
+
 /** The key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`. */
 function requestKey(req: IncomingMessage): string | undefined {
   const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
@@ -125,18 +164,28 @@ function requestKey(req: IncomingMessage): string | undefined {
   return bearer ?? (typeof header === 'string' ? header.trim() : undefined);
 }
 
+/** The path and query of a request target; one WHATWG URL cannot parse (`//%%`, `http://[`) is a 400. */
+function requestTarget(target: string): URL {
+  try {
+    return new URL(target, 'http://emulator.invalid');
+  } catch {
+    throw new HttpError(400, 'Malformed request target');
+  }
+}
+
 async function handle(
   ctx: EmulatorContext,
   faults: Faults,
-  apiKeys: string[],
+  keyDigests: readonly Buffer[],
   closed: AbortSignal,
   req: IncomingMessage,
   res: ServerResponse,
+  logger: Logger | undefined,
 ): Promise<void> {
   try {
     if (faults.latencyMs > 0) await sleep(faults.latencyMs, undefined, { signal: closed });
     const method = req.method ?? 'GET';
-    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://emulator.invalid');
+    const { pathname, searchParams } = requestTarget(req.url ?? '/');
     const path = pathname.replace(/\/+$/, '');
     if (path === '' || `${path}/` === API_PREFIX) {
       if (method !== 'GET') throw new HttpError(405, 'Method not allowed', { Allow: 'GET' });
@@ -147,7 +196,7 @@ async function handle(
 
     const key = requestKey(req);
     if (key === undefined || key === '') throw new HttpError(401, 'Missing API key', { 'WWW-Authenticate': 'Bearer' });
-    if (!apiKeys.includes(key)) throw new HttpError(401, 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
+    if (!isAcceptedKey(key, keyDigests)) throw new HttpError(401, 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
 
     const fault = faults.take();
     if (fault?.kind === 'drop') {
@@ -173,6 +222,9 @@ async function handle(
     sendJson(res, 200, await handler(ctx, req, searchParams, route.id));
   } catch (err) {
     if (err instanceof HttpError) sendError(res, err.status, err.message, err.headers);
-    else sendError(res, 500, `Internal emulator error: ${err instanceof Error ? err.message : String(err)}`);
+    else {
+      logger?.error({ err }, 'emulator request failed');
+      sendError(res, 500, `Internal emulator error: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }

@@ -27,6 +27,6 @@ describe('logger secrets that JSON escapes', () => {
     expect(out).not.toContain(JSON.stringify(secret).slice(1, -1));
     expect(out).not.toContain('quote');
     expect(out).toContain('[redacted]');
-    expect(() => JSON.parse(out)).not.toThrow();
+    expect((): unknown => JSON.parse(out)).not.toThrow();
   });
 });
