@@ -14,7 +14,7 @@ import { openStore, type StateStore } from '../../src/core/state-store.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
-import { slackTextPings, startFakeSlack, typedBySlack, type FakeSlack, type PostedMessage, type SlackUser } from '../fakes/slack-api.js';
+import { slackTextPings, slackVisibleText, startFakeSlack, typedBySlack, type FakeSlack, type PostedMessage, type SlackUser } from '../fakes/slack-api.js';
 
 const ADMIN: SlackUser = { id: 'U0ADMIN', name: 'ada' };
 const VISITOR: SlackUser = { id: 'U0VISIT', name: 'vic' };
@@ -271,7 +271,8 @@ describe('escaping', () => {
     const { ts } = await fake.userSays(VISITOR, CHANNEL, mention('What is your ping policy for parcel alerts?'));
     const [answer] = await fake.waitForMessages(CHANNEL, 1, ts);
     expect(answer!.text.toLowerCase()).toContain('ping policy');
-    expect((await client.listKnowledge({ limit: 100 })).find((k) => k.title === 'Parcel alert pings')?.content).toContain('<!channel>');
+    // The knowledge holds the tokens literally, and the user sees them literally.
+    expect(slackVisibleText(answer!.text)).toContain('<!channel>, <!here>, <!everyone>');
     for (const message of fake.messages) expect(slackTextPings(message.text), message.text).toBe(false);
     expect(fake.calls.filter((c) => c.method === 'chat.postMessage').every((c) => c.params.link_names === undefined && c.params.parse === undefined)).toBe(true);
   });
