@@ -91,15 +91,6 @@ export class RedisThreadOrder implements ThreadOrder {
   ticket(threadKey: string): Ticket {
     const keys = [`${this.prefix}${threadKey}:next`, `${this.prefix}${threadKey}:serving`];
     const leasePrefix = `${this.prefix}${threadKey}:t:`;
-    // Issued now, before the caller awaits anything: this fixes the place in the line.
-    const number = this.call('take a place in the thread order', this.redis.eval(TAKE_TICKET, { keys, arguments: [leasePrefix, String(this.leaseMs), String(IDLE_TTL_MS)] })).then(
-      (reply) => {
-        const ticket = Number(reply);
-        this.leases.add(leasePrefix + ticket);
-        return ticket;
-      },
-    );
-    number.catch(() => undefined); // reported by `run`; `cancel` has nothing to give up
     const advance = (finished: number) =>
       this.call('pass the turn on', this.redis.eval(ADVANCE, { keys, arguments: [leasePrefix, String(IDLE_TTL_MS), String(finished)] })).then(Number);
     const finish = async (ticket: number) => {
@@ -107,6 +98,16 @@ export class RedisThreadOrder implements ThreadOrder {
       // If Redis is down now, the lease expires on its own and the next waiter moves past it.
       await advance(ticket).catch(() => undefined);
     };
+    // Issued now, before the caller awaits anything: this fixes the place in the line.
+    const command = this.redis.eval(TAKE_TICKET, { keys, arguments: [leasePrefix, String(this.leaseMs), String(IDLE_TTL_MS)] });
+    const number = this.call('take a place in the thread order', command).then((reply) => {
+      const ticket = Number(reply);
+      this.leases.add(leasePrefix + ticket);
+      return ticket;
+    });
+    // The failure is reported by `run`. A ticket that timed out may still be taken once a frozen
+    // Redis wakes up: give it up then, or the thread would wait a whole lease for it.
+    number.catch(() => command.then((reply) => finish(Number(reply)), () => undefined));
     return {
       run: async <T>(work: () => Promise<T>): Promise<T> => {
         const ticket = await number;
