@@ -93,6 +93,12 @@ export class HttpServer {
         res.end('{"ok":false,"error":"request body too large"}');
         return;
       }
+      if (req.destroyed && !req.complete) {
+        // The client hung up mid-request (readBody rejects with "aborted"): nobody to answer, and
+        // nothing wrong on this side.
+        this.logger.debug({ path }, 'client went away mid-request');
+        return;
+      }
       this.logger.error({ err, path }, 'HTTP handler failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"ok":false,"error":"internal error"}');
@@ -118,8 +124,13 @@ async function reportOf(check: HealthCheck): Promise<HealthReport> {
   }
 }
 
-/** Reads a request body up to `limit` bytes; rejects with `BodyTooLargeError` past it. */
+/**
+ * Reads a request body up to `limit` bytes; rejects with `BodyTooLargeError` past it, at once
+ * when the declared Content-Length is already over (the client then gets its 413 without first
+ * sending the body).
+ */
 export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw new BodyTooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
