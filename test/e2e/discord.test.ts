@@ -2,6 +2,7 @@
  * The Discord adapter end to end: the real discord.js client (REST through undici, the gateway
  * through ws) against the loopback fake of Discord, with the real core and the emulator behind.
  */
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter, type DiscordAdapterDeps } from '../../adapters/discord/discord-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
@@ -392,6 +393,22 @@ describe('Discord adapter (thread mode, guild commands)', () => {
     expect(fake.commands()).toHaveLength(0);
   });
 
+  it('registers again when what Discord has differs (an older version of the commands)', async () => {
+    // What an older release registered: one command, another description.
+    const stale = [{ name: 'ask', description: 'Ask something', type: 1, options: [], integration_types: [0], contexts: [0, 1] }];
+    const res = await request(`${fake.apiUrl}/v10/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`, {
+      method: 'PUT',
+      headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(stale),
+    });
+    await res.body.dump();
+    const second = new DiscordAdapter({ config: config(fake, [], { guildId: fake.guildId }), logger });
+    await second.start(bridge);
+    await second.stop();
+    expect(fake.commandPuts).toHaveLength(3); // the first start, the stale list, this start
+    expect(fake.commands(fake.guildId).map((c) => c.name)).toEqual(COMMANDS.map((c) => c.name));
+  });
+
   it('opens a thread on the question, answers there, and keeps the conversation in it', async () => {
     const question = fake.userSends({ author: VISITOR, channelId: fake.channels.general, content: `<@${fake.bot.id}> do you ship abroad?` });
     await fake.waitFor(() => fake.sent.some((s) => s.channel_id === question.id));
@@ -403,6 +420,23 @@ describe('Discord adapter (thread mode, guild commands)', () => {
     await fake.waitFor(() => fake.sent.filter((s) => s.channel_id === question.id).length >= 2);
     expect(await questionsOf(`discord:${fake.guildId}:${question.id}`)).toEqual(['do you ship abroad?', 'how long does it take?']);
     expect(fake.threadsStarted).toHaveLength(1);
+  });
+});
+
+describe('Discord adapter health', () => {
+  it('reports the gateway down when Discord closes it for good', async () => {
+    const fake = await startFakeDiscord();
+    const adapter = new DiscordAdapter({ config: config(fake, []), logger });
+    try {
+      expect(adapter.isHealthy()).toBe(false); // not started
+      await adapter.start(bridge);
+      expect(adapter.isHealthy()).toBe(true);
+      fake.gateway.drop(4004); // the token was revoked: discord.js does not reconnect
+      await fake.waitFor(() => !adapter.isHealthy());
+    } finally {
+      await adapter.stop();
+      await fake.close();
+    }
   });
 });
 

@@ -183,7 +183,7 @@ export interface FakeDiscord {
   attachment(name: string, data: Buffer, contentType?: string): Record<string, unknown>;
   /** The next `count` REST requests (matching `route`, if given) answer `status`; 429 carries Retry-After. */
   failNext(count: number, status: number, options?: { retryAfterSeconds?: number; route?: RegExp }): void;
-  /** Resolves when `check` holds (re-checked after each request and gateway event). */
+  /** Resolves when `check` holds (re-checked after each request and gateway event, and every 50 ms). */
   waitFor(check: () => boolean, timeoutMs?: number): Promise<void>;
   /** Forgets what was recorded (messages, callbacks, requests), keeping state (commands, channels). */
   clearRecords(): void;
@@ -811,12 +811,17 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           if (!check()) return;
           waiters.delete(poll);
           clearTimeout(timer);
+          clearInterval(ticker);
           resolve();
         };
         const timer = setTimeout(() => {
           waiters.delete(poll);
+          clearInterval(ticker);
           reject(new Error(`fake Discord: timed out; sent so far:\n${sent.map((s) => `[${s.via}] ${s.content}`).join('\n---\n')}`));
         }, timeoutMs);
+        // Re-checked after every request and gateway frame, and now and then for what changes in
+        // the client alone (its health after a close).
+        const ticker = setInterval(poll, 50);
         waiters.add(poll);
         poll();
       });

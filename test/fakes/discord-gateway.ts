@@ -83,16 +83,18 @@ export class FakeGateway {
   }
 
   /**
-   * Drops every connection abruptly, as a network failure would (clients see 1006 and resume).
-   * The sessions stay valid, so dispatches made meanwhile are replayed on RESUME.
+   * Drops every connection. Without a code, abruptly, as a network failure would (clients see
+   * 1006 and resume; the sessions stay valid, so dispatches made meanwhile are replayed on RESUME).
+   * With a close code, as Discord closes (e.g. 4004 when the token was revoked).
    */
-  drop(): void {
+  drop(code?: number): void {
     const live = [...this.sessions.values()].filter((s) => s.socket !== undefined);
     if (live.length === 0) throw new Error('no connected client to drop');
     for (const session of live) {
       const socket = session.socket!;
       session.socket = undefined;
-      socket.terminate();
+      if (code === undefined) socket.terminate();
+      else socket.close(code);
     }
   }
 
