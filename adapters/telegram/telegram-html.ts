@@ -8,6 +8,7 @@
  * or a link: formatting is closed around code, and code inside a link shows as plain text. Only
  * http(s) links become links; other destinations show as text.
  */
+import { destinationSuffix, isWebUrl } from '../../src/format/inline.js';
 import { layoutBlocks, taskBox, type BlockStyle } from '../../src/format/layout.js';
 import { parseMarkdown, wellFormed, type Block, type ListItem, type Span } from '../../src/format/parse.js';
 import { splitBlocks } from '../../src/format/split.js';
@@ -61,21 +62,6 @@ function shownLength(blocks: Block[]): number {
 
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const escapeAttribute = (s: string): string => escapeHtml(s).replace(/"/g, '&quot;');
-
-/** An http(s) URL with a host: the only links written. */
-export function isWebUrl(href: string): boolean {
-  if (!/^https?:\/\/\S+$/i.test(href)) return false;
-  try {
-    return new URL(href).hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** The destination shown after a link's text when it is not a link or in plain text, if not already shown. */
-function destinationSuffix(text: string, href: string): string {
-  return [text, `mailto:${text}`, `http://${text}`].includes(href) ? '' : ` (${href})`;
-}
 
 type TagName = 'b' | 'i' | 's' | 'a';
 
@@ -190,17 +176,19 @@ const HTML_STYLE: BlockStyle = {
   rule: () => RULE,
   // Telegram has no nested quotes: an inner quote's text joins the outer one.
   quote: (inner, depth) => (depth === 0 && inner.trim() ? `<blockquote>${inner}</blockquote>` : inner),
+  quoteWidth: 0,
   marker,
 };
 
 const PLAIN_STYLE: BlockStyle = {
-  paragraph: inlinePlain,
-  heading: inlinePlain,
+  paragraph: (spans) => inlinePlain(spans),
+  heading: (spans) => inlinePlain(spans),
   code: (text) => text,
   table: (lines) => lines.join('\n'),
   rule: () => RULE,
   quote: (inner) => (inner.trim() ? inner.replace(/^/gm, '> ').replace(/ +$/gm, '') : ''),
+  quoteWidth: 2,
   marker,
 };
 
-const SHORT_PLAIN_STYLE: BlockStyle = { ...PLAIN_STYLE, paragraph: inlineShort, heading: inlineShort };
+const SHORT_PLAIN_STYLE: BlockStyle = { ...PLAIN_STYLE, paragraph: (spans) => inlineShort(spans), heading: (spans) => inlineShort(spans) };

@@ -9,14 +9,17 @@ import { tableLines } from './table.js';
 
 /** How one platform writes each kind of block; every string it returns is already escaped. */
 export interface BlockStyle {
-  paragraph(spans: Span[]): string;
-  heading(spans: Span[], depth: number): string;
+  /** `indent`: columns that list markers and quote bars will take before each line of it. */
+  paragraph(spans: Span[], indent: number): string;
+  heading(spans: Span[], depth: number, indent: number): string;
   code(text: string, lang: string): string;
   /** Aligned table lines (plain text, still to be escaped) as a monospace block. */
   table(lines: string[]): string;
   rule(): string;
   /** A quote around already rendered content; `depth` 0 for the outermost. */
   quote(inner: string, depth: number): string;
+  /** Columns a quote adds before each line. */
+  quoteWidth: number;
   /** Text written before a list item's content, e.g. "• " or "3. ", escaped. */
   marker(item: ListItem): string;
 }
@@ -30,7 +33,7 @@ interface Fragment {
 
 /** Renders blocks with `style`. */
 export function layoutBlocks(blocks: Block[], style: BlockStyle): string {
-  return join(fragments(blocks, style, 0));
+  return join(fragments(blocks, style, 0, 0));
 }
 
 /** "☐ " or "☑ " for a task item, else nothing: shared by every style's marker. */
@@ -43,16 +46,16 @@ function join(parts: Fragment[]): string {
   return parts.map((part, i) => (i === 0 ? '' : part.tight ? '\n' : '\n\n') + part.text).join('');
 }
 
-function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number): Fragment[] {
+function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number, indent: number): Fragment[] {
   const out: Fragment[] = [];
   for (const block of blocks) {
     const { tight } = block;
     switch (block.type) {
       case 'paragraph':
-        out.push({ text: style.paragraph(block.spans), verbatim: false, tight });
+        out.push({ text: style.paragraph(block.spans, indent), verbatim: false, tight });
         break;
       case 'heading':
-        out.push({ text: style.heading(block.spans, block.depth), verbatim: false, tight });
+        out.push({ text: style.heading(block.spans, block.depth, indent), verbatim: false, tight });
         break;
       case 'code':
         out.push({ text: style.code(block.text, block.lang), verbatim: true, tight });
@@ -64,21 +67,21 @@ function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number): Frag
         out.push({ text: style.rule(), verbatim: false, tight });
         break;
       case 'quote':
-        out.push({ text: style.quote(join(fragments(block.blocks, style, quoteDepth + 1)), quoteDepth), verbatim: false, tight });
+        out.push({ text: style.quote(join(fragments(block.blocks, style, quoteDepth + 1, indent + style.quoteWidth)), quoteDepth), verbatim: false, tight });
         break;
       case 'list':
-        out.push({ text: block.items.map((item) => listItem(item, style, quoteDepth)).join('\n'), verbatim: false, tight });
+        out.push({ text: block.items.map((item) => listItem(item, style, quoteDepth, indent)).join('\n'), verbatim: false, tight });
         break;
     }
   }
   return out;
 }
 
-function listItem(item: ListItem, style: BlockStyle, quoteDepth: number): string {
+function listItem(item: ListItem, style: BlockStyle, quoteDepth: number, outerIndent: number): string {
   const marker = style.marker(item);
   // The marker's width in characters: markers are plain text ("• ", "12. ", "☑ ").
   const indent = ' '.repeat(visibleLength(marker));
-  const inner = fragments(item.blocks, style, quoteDepth);
+  const inner = fragments(item.blocks, style, quoteDepth, outerIndent + indent.length);
   const lines = inner.map((part, i) => {
     const text = part.verbatim ? part.text : part.text.replace(/\n/g, `\n${indent}`);
     if (i === 0) return { ...part, text: (item.continued ? indent : marker) + (part.verbatim ? `\n${text}` : text) };

@@ -237,7 +237,7 @@ function blocksOf(tokens: Token[]): Block[] {
   const blocks: Block[] = [];
   let tight = true;
   for (const token of tokens) {
-    const block = blockOf(token as Tokens.Generic, tight);
+    const block = blockOf(token, tight);
     tight = token.type !== 'space';
     if (block) blocks.push(block);
   }

@@ -1,0 +1,67 @@
+/**
+ * Inline text for the markdown-like chat dialects (Slack mrkdwn, Discord markdown, the terminal):
+ * each run of one style is written whole — whitespace outside the markers, so that `*bold*` never
+ * becomes `* bold*` — and closed at every line break, so that no line opens what it does not
+ * close. The dialect supplies the markers, its escaping, code and links.
+ */
+import type { Link, Span } from './parse.js';
+
+/** How one dialect writes inline text; `escape` makes any text inert. */
+export interface InlineSyntax {
+  bold: [open: string, close: string];
+  italic: [open: string, close: string];
+  strike: [open: string, close: string];
+  escape(text: string): string;
+  code(text: string): string;
+  /** A link's text and destination as the dialect writes it (text not yet escaped). */
+  link(text: string, link: Link): string;
+}
+
+/** Writes spans in `syntax`; `bold` makes everything bold (headings). */
+export function writeInline(spans: Span[], syntax: InlineSyntax, bold = false): string {
+  let out = '';
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as Span;
+    if (span.link) {
+      // A link is written whole: its text without styles, as most dialects have no styles in links.
+      let text = span.text;
+      while (spans[i + 1]?.link === span.link) text += (spans[++i] as Span).text;
+      out += syntax.link(text, span.link);
+      continue;
+    }
+    if (span.code) {
+      out += span.text.split('\n').map((line) => (line ? syntax.code(line) : '')).join('\n');
+      continue;
+    }
+    const marks: [string, string][] = [];
+    if (span.strong || bold) marks.push(syntax.bold);
+    if (span.em) marks.push(syntax.italic);
+    if (span.strike) marks.push(syntax.strike);
+    out += span.text.split('\n').map((line) => styled(line, marks, syntax)).join('\n');
+  }
+  return out;
+}
+
+function styled(line: string, marks: [string, string][], syntax: InlineSyntax): string {
+  const core = line.trim();
+  if (!core || marks.length === 0) return syntax.escape(line);
+  const start = line.indexOf(core);
+  const open = marks.map(([o]) => o).join('');
+  const close = marks.map(([, c]) => c).reverse().join('');
+  return syntax.escape(line.slice(0, start)) + open + syntax.escape(core) + close + syntax.escape(line.slice(start + core.length));
+}
+
+/** An http(s) URL with a host. */
+export function isWebUrl(href: string): boolean {
+  if (!/^https?:\/\/\S+$/i.test(href)) return false;
+  try {
+    return new URL(href).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** " (destination)" to show after a link's text, unless the text already is the destination. */
+export function destinationSuffix(text: string, href: string): string {
+  return [text, `mailto:${text}`, `http://${text}`].includes(href) ? '' : ` (${href})`;
+}
