@@ -31,10 +31,17 @@ import {
 import type { HttpServer } from '../../src/http/server.js';
 import type { Logger } from '../../src/log.js';
 import { SlackHttpReceiver } from './slack-http-receiver.js';
-import { slackChunks } from './slack-mrkdwn.js';
+import { SLACK_SECTION_LIMIT, slackChunks } from './slack-mrkdwn.js';
 
 /** The one route Slack posts events, slash commands and interactivity to. */
 export const SLACK_EVENTS_PATH = '/slack/events';
+
+/**
+ * Longest text of one posted message. Slack takes up to 40,000 characters but asks for at most
+ * 4,000 (longer ones are folded behind "Show more" or cut by some clients), so answers are split
+ * into messages of this size, in order, in the same thread.
+ */
+export const SLACK_MESSAGE_LIMIT = 4_000;
 
 /** The reaction that shows the bot is working on a message ("typing"), removed after the answer. */
 export const TYPING_REACTION = 'eyes';
@@ -114,9 +121,15 @@ export class SlackAdapter implements Adapter {
   private readonly socketReceiver: SocketModeReceiver | undefined;
   private bridge: BridgePort | undefined;
   private started = false;
+  /** Events are being received (until `stopReceiving` or `stop`). */
+  private receiving = false;
   private socketUp = false;
-  /** Channel threads the bot was mentioned in, oldest first (a bounded LRU). */
-  private readonly answeredThreads = new Map<string, true>();
+  /** The workspace id, from auth.test when first needed. */
+  private teamId: Promise<string> | undefined;
+  /** Channel threads the bot was mentioned in (thread follow-ups). */
+  private readonly answeredThreads = new RecentKeys(ANSWERED_THREADS_LIMIT);
+  /** Threads under alerts the bot posted (`openThread`): every human message there goes to the core. */
+  private readonly openedThreads = new RecentKeys(ANSWERED_THREADS_LIMIT);
   /** Background handling, awaited on stop. */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -177,16 +190,27 @@ export class SlackAdapter implements Adapter {
       await this.app.start();
     }
     this.started = true;
+    this.receiving = true;
+  }
+
+  /**
+   * First step of shutting down: no new events (Socket Mode disconnects; HTTP mode answers 503,
+   * so Slack retries elsewhere or later), while answers in progress can still be posted.
+   */
+  async stopReceiving(): Promise<void> {
+    if (!this.receiving) return;
+    this.receiving = false;
+    await this.app.stop();
   }
 
   async stop(): Promise<void> {
+    await this.stopReceiving();
     this.started = false;
-    await this.app.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 
   isHealthy(): boolean {
-    return this.started && (this.socketReceiver ? this.socketUp : true);
+    return this.receiving && (this.socketReceiver ? this.socketUp : true);
   }
 
   /**
@@ -199,10 +223,39 @@ export class SlackAdapter implements Adapter {
     if (!target) throw new Error(`not a Slack thread key: ${threadKey}`);
     if (options?.ephemeral && !target.user) throw new Error('Slack shows a message to one user only in a conversation with that user');
     const client = this.app.client;
-    for (const text of slackChunks(markdown)) {
+    for (const text of slackChunks(markdown, SLACK_MESSAGE_LIMIT)) {
       if (target.user) await client.chat.postEphemeral({ channel: target.channel, user: target.user, text });
       else await client.chat.postMessage({ channel: target.channel, text, ...(target.threadTs ? { thread_ts: target.threadTs } : {}), ...NO_UNFURL });
     }
+  }
+
+  /**
+   * Posts an alert into a channel (`slack:<channel>`) and returns the thread key of its thread,
+   * `slack:<team>:<channel>:<alert ts>`; every human message in that thread then reaches the core
+   * without a mention (in memory, like thread follow-ups). Human handoff uses it for TEAM_CHANNEL.
+   */
+  async openThread(channel: string, markdown: string): Promise<string> {
+    const target = parseThreadKey(channel);
+    if (!target || target.threadTs || target.user) throw new Error(`not a Slack channel address: ${channel}`);
+    const [first = '', ...rest] = slackChunks(markdown, SLACK_MESSAGE_LIMIT);
+    const posted = await this.app.client.chat.postMessage({ channel: target.channel, text: first, ...NO_UNFURL });
+    if (!posted.ts) throw new Error('chat.postMessage returned no ts');
+    for (const text of rest) await this.app.client.chat.postMessage({ channel: target.channel, text, thread_ts: posted.ts, ...NO_UNFURL });
+    const threadKey = `slack:${await this.workspace()}:${target.channel}:${posted.ts}`;
+    this.openedThreads.add(threadKey);
+    return threadKey;
+  }
+
+  /** The workspace id (auth.test once; a failure is retried on the next call). */
+  private workspace(): Promise<string> {
+    this.teamId ??= this.app.client.auth.test().then(
+      (auth) => auth.team_id ?? '',
+      (err: unknown) => {
+        this.teamId = undefined;
+        throw err;
+      },
+    );
+    return this.teamId;
   }
 
   // ------------------------------------------------------------------ listeners
@@ -254,7 +307,9 @@ export class SlackAdapter implements Adapter {
     } else {
       threadTs = event.thread_ts ?? ts;
       threadKey = `slack:${team}:${channel}:${threadTs}`;
-      const followUp = this.deps.config.slack.threadFollowups && event.thread_ts !== undefined && this.answeredThreads.has(threadKey);
+      const followUp =
+        event.thread_ts !== undefined &&
+        (this.openedThreads.has(threadKey) || (this.deps.config.slack.threadFollowups && this.answeredThreads.has(threadKey)));
       if (!mentioned && !followUp) return;
     }
     const incoming: Incoming = {
@@ -269,7 +324,7 @@ export class SlackAdapter implements Adapter {
     };
     const decision = this.bridge.decide(incoming, { forms: false });
     if (decision.kind === 'ignore') return;
-    if (!isDm) this.rememberThread(threadKey);
+    if (!isDm) this.answeredThreads.add(threadKey);
     const typing = { channel, ts, shown: false };
     const reply = this.messageReply({ channel, threadTs, user: event.user, isDm, typing });
     this.run(incoming, reply, decision, async () => {
@@ -297,7 +352,7 @@ export class SlackAdapter implements Adapter {
       case 'ignore':
         return ack();
       case 'refuse':
-        return ack({ response_type: 'ephemeral', text: slackChunks(decision.text)[0] ?? '' });
+        return ack({ response_type: 'ephemeral', text: slackChunks(decision.text, SLACK_MESSAGE_LIMIT)[0] ?? '' });
       case 'form':
         await ack();
         return this.openModal(command.trigger_id, formView(decision.form, metadata(origin, decision.form.command)), origin);
@@ -409,12 +464,6 @@ export class SlackAdapter implements Adapter {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  private rememberThread(threadKey: string): void {
-    this.answeredThreads.delete(threadKey);
-    this.answeredThreads.set(threadKey, true);
-    if (this.answeredThreads.size > ANSWERED_THREADS_LIMIT) this.answeredThreads.delete(this.answeredThreads.keys().next().value!);
-  }
-
   private async openModal(triggerId: string, view: Record<string, unknown>, origin: CommandOrigin): Promise<void> {
     try {
       await this.app.client.views.open({ trigger_id: triggerId, view: view as never });
@@ -434,7 +483,7 @@ export class SlackAdapter implements Adapter {
       ...(target.isDm ? {} : { ephemeral: { text: true, file: false } }),
       text: async (markdown, options) => {
         if (options?.ephemeral && target.isDm) throw new Error('ephemeral text is not offered in a DM');
-        for (const text of slackChunks(markdown)) {
+        for (const text of slackChunks(markdown, SLACK_MESSAGE_LIMIT)) {
           if (options?.ephemeral) await client.chat.postEphemeral({ channel: target.channel, user: target.user, text, ...thread });
           else await client.chat.postMessage({ channel: target.channel, text, ...thread, ...NO_UNFURL });
         }
@@ -476,7 +525,7 @@ export class SlackAdapter implements Adapter {
     return {
       ephemeral: { text: true, file: false },
       text: async (markdown) => {
-        for (const text of slackChunks(markdown)) await post(text);
+        for (const text of slackChunks(markdown, SLACK_MESSAGE_LIMIT)) await post(text);
       },
       file: async (file, options) => {
         if (options?.ephemeral) throw new Error('Slack cannot show a file to one user');
@@ -494,7 +543,7 @@ export class SlackAdapter implements Adapter {
     const client = this.app.client;
     return {
       text: async (markdown) => {
-        for (const text of slackChunks(markdown)) await client.chat.postMessage({ channel, text, ...NO_UNFURL });
+        for (const text of slackChunks(markdown, SLACK_MESSAGE_LIMIT)) await client.chat.postMessage({ channel, text, ...NO_UNFURL });
       },
       file: async (file) => this.upload(channel, file, undefined),
     };
@@ -527,6 +576,22 @@ export class SlackAdapter implements Adapter {
         return Buffer.from(await res.arrayBuffer());
       },
     };
+  }
+}
+
+/** A bounded set of recently used keys: the least recently added goes first when it is full. */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+  constructor(private readonly limit: number) {}
+
+  add(key: string): void {
+    this.keys.delete(key);
+    this.keys.add(key);
+    if (this.keys.size > this.limit) this.keys.delete(this.keys.values().next().value!);
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
   }
 }
 
@@ -693,7 +758,7 @@ function uploadView(meta: ModalMetadata): Record<string, unknown> {
 
 function confirmBlocks(question: string, command: string, args: string, threadKey: string): Record<string, unknown>[] {
   return [
-    { type: 'section', text: { type: 'mrkdwn', text: slackChunks(`${question}\n\`/${command} ${args}\``)[0] ?? question } },
+    { type: 'section', text: { type: 'mrkdwn', text: slackChunks(`${question}\n\`/${command} ${args}\``, SLACK_SECTION_LIMIT)[0] ?? question } },
     {
       type: 'actions',
       block_id: 'asyntai_confirmation',

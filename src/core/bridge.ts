@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { UsageError, type CommandContext, type CommandDefinition } from './commands/command.js';
 import { COMMANDS, findCommand } from './commands/registry.js';
 import { KeyedQueue, QueueFullError } from './keyed-queue.js';
+import type { Handoff } from './handoff.js';
 import type { Outbox } from './outbox.js';
 import { RateLimiter, type UserRateLimit } from './rate-limiter.js';
 import type { SessionMap } from './session-map.js';
@@ -38,6 +39,8 @@ export interface BridgeOptions {
   typingIntervalMs?: number;
   /** Keeps answers the platform would not take, for later delivery; without it they are lost. */
   outbox?: Outbox;
+  /** Human handoff: relays instead of asking the assistant while a person handles a thread. */
+  handoff?: Handoff | undefined;
   /** The per-user limit shared by instances (Redis); default in-process, from `userRateLimit`. */
   limiter?: UserRateLimit;
   /** Order within a thread across instances (Redis); without it, order holds within this process. */
@@ -221,6 +224,7 @@ export class Bridge implements BridgePort {
       websiteId: await this.websites.resolve(incoming.spaceKey),
       available: this.commandsFor(incoming.sender.isAdmin),
       ask: (question) => this.ask(incoming, base, question.trim()),
+      handoff: this.options.handoff,
     };
     try {
       await command.run(ctx);
@@ -259,6 +263,8 @@ export class Bridge implements BridgePort {
 
   private async ask(incoming: Incoming, reply: Reply, question: string): Promise<void> {
     if (question === '') return;
+    // A handoff relays it instead (a team member's message, or the customer's to a person).
+    if (await this.options.handoff?.intercept(incoming, reply, question)) return;
     if (question.length > this.maxMessageChars) {
       await reply.text(MESSAGES.tooLong(this.maxMessageChars));
       return;
@@ -281,7 +287,9 @@ export class Bridge implements BridgePort {
       return;
     }
     stopTyping();
-    await this.deliverAnswer(incoming, reply, response);
+    // Empty while a person answers in the Asyntai dashboard: platforms refuse empty messages.
+    if (response.trim() !== '') await this.deliverAnswer(incoming, reply, response);
+    await this.options.handoff?.afterAnswer(incoming, question, response);
   }
 
   /**

@@ -67,6 +67,12 @@ export interface Incoming {
    * Personal data (leads) is shown publicly never; see `Reply.ephemeral` and `directMessage`.
    */
   isPrivate: boolean;
+  /**
+   * The platform reference of the bot's message this one replies to, where the platform threads
+   * by reply (Telegram: `telegram:<chat>:m<message id>`), as `Adapter.send` returned it. Human
+   * handoff finds the team's replies to an alert by it.
+   */
+  replyTo?: string;
 }
 
 /** A file for the user, e.g. the leads CSV. */
@@ -192,8 +198,22 @@ export interface Adapter {
    * Posts `markdown` into the conversation named by `threadKey` (one of this adapter's own thread
    * keys, or a channel address such as `slack:C0123` for TEAM_CHANNEL). Rejects when the
    * platform refuses or cannot be reached; the caller decides whether to keep it for later.
+   *
+   * Where replies are by message rather than by thread (Telegram), it resolves with the platform
+   * references of the messages it posted (`telegram:<chat>:m<message id>`), one per chunk; such a
+   * reference is also a `threadKey` for `send`, which then posts as a reply to that message.
+   * Human handoff records them so that a team member's reply (`Incoming.replyTo`) finds its
+   * handoff. Platforms with threads resolve with nothing.
    */
-  send(threadKey: string, markdown: string, options?: SendOptions): Promise<void>;
+  send(threadKey: string, markdown: string, options?: SendOptions): Promise<void | string[]>;
+  /**
+   * Posts `markdown` (a handoff alert) into a channel address (`slack:C0123`, `discord:<channel
+   * id>`) and resolves with the thread key that messages in the alert's thread will carry (Slack:
+   * `slack:<team>:<channel>:<alert ts>`; Discord: a thread opened on the alert,
+   * `discord:<guild>:<thread id>`). From then on the adapter must deliver every human message in
+   * that thread to the core, without a mention. Absent where replies are by message (Telegram).
+   */
+  openThread?(channel: string, markdown: string): Promise<string>;
   /** Reports whether the platform connection is up (for /healthz). */
   isHealthy?(): boolean;
 }

@@ -7,8 +7,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.js';
 import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
-import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
-import { SLACK_TEXT_LIMIT } from '../../adapters/slack/slack-mrkdwn.js';
+import { SLACK_MESSAGE_LIMIT, SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { TELEGRAM_TEXT_LIMIT, TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
 import { Bridge } from '../../src/core/bridge.js';
@@ -258,7 +257,7 @@ const PLATFORMS: Platform[] = [
     mentionsCanPing: true,
     create: discordDriver,
   },
-  { name: 'slack', limit: SLACK_TEXT_LIMIT, hasNonAdmins: true, forms: true, mentionsCanPing: true, create: slackDriver },
+  { name: 'slack', limit: SLACK_MESSAGE_LIMIT, hasNonAdmins: true, forms: true, mentionsCanPing: true, create: slackDriver },
 ];
 
 let emulator: EmulatorHandle;

@@ -136,6 +136,24 @@ describe('Socket Mode', () => {
   });
 });
 
+describe('draining', () => {
+  it('refuses new requests with 503 once it stops receiving, and reports itself down', async () => {
+    const store = await openStore('memory://');
+    const http = new HttpServer(logger);
+    fake.botUrl = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}/slack/events`;
+    const adapter = new SlackAdapter({ config: slackConfig(), logger, http });
+    await adapter.start(new Bridge({ client, store, sessions: new SessionMap(store), logger, userRateLimit: 0 }));
+    expect(adapter.isHealthy()).toBe(true);
+    await adapter.stopReceiving();
+    expect(adapter.isHealthy()).toBe(false);
+    const { results } = await fake.userSays(VISITOR, 'D0DRAIN', 'What are your business hours?');
+    expect(results.map((r) => r.status)).toEqual([503]);
+    await adapter.stop();
+    await http.close();
+    await store.close();
+  });
+});
+
 describe('refused tokens', () => {
   it('stops start-up with one line naming SLACK_BOT_TOKEN', async () => {
     const store = await openStore('memory://');

@@ -4,8 +4,7 @@
  * behind it. Socket Mode, refused tokens and restarts are in slack-lifecycle.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SlackAdapter, TYPING_REACTION, type SlackAdapterDeps } from '../../adapters/slack/slack-adapter.js';
-import { SLACK_TEXT_LIMIT } from '../../adapters/slack/slack-mrkdwn.js';
+import { SLACK_MESSAGE_LIMIT, SlackAdapter, TYPING_REACTION, type SlackAdapterDeps } from '../../adapters/slack/slack-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
 import { Bridge } from '../../src/core/bridge.js';
 import { COMMANDS } from '../../src/core/index.js';
@@ -252,7 +251,7 @@ describe('conversations', () => {
     expect(parts.length).toBeGreaterThan(1);
     for (const part of parts) {
       expect(part.thread_ts).toBe(root);
-      expect(part.text.length).toBeLessThanOrEqual(SLACK_TEXT_LIMIT);
+      expect(part.text.length).toBeLessThanOrEqual(SLACK_MESSAGE_LIMIT);
     }
     const all = parts.map((p) => p.text).join('\n');
     const positions = [0, 1, 6, 12].map((i) => all.indexOf(`Question ${i}:`));
@@ -414,6 +413,19 @@ describe('personal data', () => {
     expect(fake.files.every((f) => f.channel === ADMIN_DM)).toBe(true);
     expect(fake.messages.some((m) => slash.responseUrl.endsWith(`/${m.responseUrl}`) && m.text.includes('vic.lead@example.com'))).toBe(true);
     for (const message of publicIn(CHANNEL)) expect(message.text).not.toContain('vic.lead@example.com');
+  });
+});
+
+describe('openThread', () => {
+  it('posts an alert and delivers every message of its thread without a mention', async () => {
+    const threadKey = await adapter.openThread('slack:C0TEAM', 'A customer asks for a person: **take it** by replying here.');
+    const [alert] = await fake.waitForMessages('C0TEAM', 1);
+    expect(alert!.thread_ts).toBeUndefined();
+    expect(threadKey).toBe(`slack:${fake.teamId}:C0TEAM:${alert!.ts}`);
+    await fake.userSays(ADMIN, 'C0TEAM', 'What are your business hours?', { thread_ts: alert!.ts });
+    await fake.waitForMessages('C0TEAM', 2);
+    expect(await questionsIn(threadKey)).toEqual(['What are your business hours?']);
+    await expect(adapter.openThread(`slack:${fake.teamId}:C0TEAM:${alert!.ts}`, 'no')).rejects.toThrow(/channel address/);
   });
 });
 

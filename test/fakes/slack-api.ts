@@ -179,7 +179,7 @@ export function typedBySlack(text: string): string {
 
 /**
  * What a user sees of a message's mrkdwn text: links shown by their label, mentions as names,
- * entities decoded. Formatting markers (`*bold*`) are left in place.
+ * entities decoded, zero-width spaces gone. Formatting markers (`*bold*`) are left in place.
  */
 export function slackVisibleText(text: string): string {
   return text
@@ -187,7 +187,8 @@ export function slackVisibleText(text: string): string {
     .replace(/<([^>]*)>/g, '$1')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
+    .replace(/&amp;/g, '&')
+    .replace(/\u200B/g, '');
 }
 
 /** Whether a message text could notify people: a mass mention or a user/group mention token. */
