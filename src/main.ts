@@ -1,16 +1,23 @@
+#!/usr/bin/env node
 /**
- * Entry point: reads the configuration, opens the store, starts the enabled adapters and, when
- * no API key is configured, an in-process emulator (demo mode), so `npm start` works with no
- * setup at all. Shuts down cleanly on SIGINT/SIGTERM, or at the end of the shell's input.
+ * Entry point (`npm start`, `npx asyntai-bridge`; `--help` lists the variables): reads the
+ * configuration, opens the store, checks the API key, starts the enabled adapters. With no API key
+ * the terminal chat runs against an in-process emulator (demo mode), so `npm start` works with no
+ * setup at all; platform bots do so only with DEMO=1, and then say so in every thread. Shuts down
+ * cleanly on SIGINT/SIGTERM, or at the end of the shell's input.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AsyntaiClient } from './asyntai/client.js';
-import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, secretsOf, type Config } from './config.js';
+import { checkAsyntai } from './asyntai-health.js';
+import { ConfigError, DEFAULT_HTTP_PORT, helpText, loadConfig, secretsOf, type Config } from './config.js';
 import { Bridge } from './core/bridge.js';
 import { Outbox } from './core/outbox.js';
 import { SessionMap } from './core/session-map.js';
 import { openStore, StoreOpenError, type StateStore } from './core/state-store.js';
 import type { Adapter, PlatformName } from './core/types.js';
+import { withDemoNotice } from './demo-notice.js';
 import { HttpServer } from './http/server.js';
 import { createLogger, scrubSecrets, type Logger } from './log.js';
 
@@ -19,6 +26,8 @@ interface AdapterDeps {
   config: Config;
   logger: Logger;
   http: HttpServer | undefined;
+  /** Lines for the person at the terminal; the shell shows them under its greeting. */
+  notices: string[];
 }
 
 /** Platform SDKs are imported only when their adapter is enabled. */
@@ -26,7 +35,8 @@ async function createAdapter(name: PlatformName, deps: AdapterDeps): Promise<Ada
   switch (name) {
     case 'shell': {
       const { ShellAdapter } = await import('../adapters/shell/shell-adapter.js');
-      return new ShellAdapter();
+      const { dataDir } = deps.config;
+      return new ShellAdapter({ notices: deps.notices, ...(dataDir ? { historyFile: join(dataDir, 'shell-history') } : {}) });
     }
     case 'telegram': {
       const { TelegramAdapter } = await import('../adapters/telegram/telegram-adapter.js');
@@ -40,37 +50,61 @@ async function createAdapter(name: PlatformName, deps: AdapterDeps): Promise<Ada
       const { DiscordAdapter } = await import('../adapters/discord/discord-adapter.js');
       return new DiscordAdapter(deps);
     }
-    default:
-      throw new ConfigError('ADAPTERS', `the ${name} adapter is not available yet`);
   }
 }
 
-/** Demo mode: the emulator in-process, with its sample shop, and one line saying so. */
-async function startDemoEmulator(cleanups: Array<() => Promise<void>>): Promise<{ apiKey: string; apiUrl: string }> {
+/**
+ * Demo mode: the emulator in-process, with its sample shop, and one line saying so. Its knowledge
+ * is kept in the data folder, next to the sessions, so what `/kb-add` taught it survives a restart.
+ */
+async function startDemoEmulator(config: Config, cleanups: Array<() => Promise<void>>): Promise<{ apiKey: string; apiUrl: string }> {
   const { startEmulator } = await import('./emulator/server.js');
-  const emulator = await startEmulator({ port: 0 });
+  const emulator = await startEmulator({ port: 0, ...(config.dataDir ? { dataPath: join(config.dataDir, 'demo-emulator.json') } : {}) });
   cleanups.push(() => emulator.close());
-  process.stderr.write(
-    `Demo mode: answers come from the built-in Asyntai emulator (${emulator.url}). Set ASYNTAI_API_KEY to use your Asyntai account.\n`,
-  );
+  const who = config.demo ? 'every bot answers from' : 'answers come from';
+  process.stderr.write(`Demo mode: ${who} the built-in Asyntai emulator's sample shop. Set ASYNTAI_API_KEY to use your Asyntai account.\n`);
   return { apiKey: emulator.apiKey, apiUrl: emulator.url };
+}
+
+/**
+ * Where log lines go. Through a pipe and for platform bots: stderr. In the terminal chat on a
+ * terminal, stderr shows inside the conversation, so lines go to a file and the chat says where.
+ */
+function logDestination(config: Config, shellOnly: boolean, notices: string[]): { write(line: string): unknown } {
+  if (!shellOnly || !process.stdin.isTTY || !process.stdout.isTTY) return process.stderr;
+  const dir = config.dataDir ?? tmpdir();
+  const path = join(dir, config.dataDir ? 'bridge.log' : 'asyntai-bridge.log');
+  const fd = openSync(path, 'a');
+  notices.push(`(Warnings and errors go to ${path}.)`);
+  // Synchronous: the process may exit right after a line is written.
+  return { write: (line: string) => writeSync(fd, line) };
 }
 
 /** Secrets to keep out of the start-up failure line, which bypasses the logger. */
 let knownSecrets: string[] = [];
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(helpText(Math.min(process.stdout.columns || 100, 100)));
+    return;
+  }
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
   knownSecrets = secretsOf(config);
   const shellOnly = config.adapters.every((a) => a === 'shell');
+  if (config.dataDir) mkdirSync(config.dataDir, { recursive: true });
+  const notices: string[] = [];
   // The terminal demo keeps stderr quiet unless asked: its stdout is the conversation.
-  const logger = createLogger({ level: config.logLevel ?? (shellOnly ? 'warn' : 'info'), secrets: knownSecrets });
+  const logger = createLogger({
+    level: config.logLevel ?? (shellOnly ? 'warn' : 'info'),
+    secrets: knownSecrets,
+    destination: logDestination(config, shellOnly, notices),
+  });
 
   const cleanups: Array<() => Promise<void>> = [];
   const api = config.asyntai.apiKey
     ? { apiKey: config.asyntai.apiKey, apiUrl: config.asyntai.apiUrl }
-    : await startDemoEmulator(cleanups);
+    : await startDemoEmulator(config, cleanups);
 
   let store: StateStore;
   try {
@@ -90,6 +124,10 @@ async function main(): Promise<void> {
     onRetry: ({ path, attempt, delayMs, error }) => logger.warn({ path, attempt, delayMs, kind: error.kind }, 'retrying Asyntai request'),
   });
   cleanups.unshift(() => client.close());
+  // A refused key stops here, in one line; an API out of reach is a warning and a /healthz reason.
+  const asyntai = await checkAsyntai(client, logger);
+  cleanups.unshift(() => Promise.resolve(asyntai.stop()));
+  if (asyntai.problem) notices.push(`(The assistant cannot be reached yet: ${asyntai.problem}. Answers will fail until it can.)`);
 
   const outbox = new Outbox({ store, logger });
   const bridge = new Bridge({
@@ -106,7 +144,8 @@ async function main(): Promise<void> {
   const needsHttp = !shellOnly || config.httpPort !== undefined;
   const http = needsHttp ? new HttpServer(logger) : undefined;
   const adapters: Adapter[] = [];
-  for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http }));
+  for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http, notices }));
+  http?.addHealthCheck(asyntai.check);
 
   const started = new Set<Adapter>();
   for (const adapter of adapters) {
@@ -119,7 +158,8 @@ async function main(): Promise<void> {
   }
   for (const adapter of adapters) {
     outbox.attach(adapter);
-    await adapter.start(bridge);
+    // Platform bots on the demo say so in every thread; the terminal said it at start.
+    await adapter.start(!config.asyntai.apiKey && adapter.platform !== 'shell' ? withDemoNotice(bridge, store) : bridge);
     started.add(adapter);
     cleanups.unshift(() => adapter.stop());
     logger.info({ adapter: adapter.platform }, 'adapter started');
@@ -148,8 +188,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Configuration problems are one line naming the variable; anything else keeps its stack.
+  // Configuration problems are one line per bad variable; anything else keeps its stack.
   const text = err instanceof ConfigError ? err.message : `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
-  process.stderr.write(`asyntai-bridge: ${scrubSecrets(text, knownSecrets)}\n`);
+  const lines = scrubSecrets(text, knownSecrets).split('\n');
+  process.stderr.write(err instanceof ConfigError ? lines.map((l) => `asyntai-bridge: ${l}\n`).join('') : `asyntai-bridge: ${lines.join('\n')}\n`);
   process.exit(1);
 });
