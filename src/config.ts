@@ -170,7 +170,7 @@ export const VARIABLES = {
     group: 'asyntai',
     example: '',
     description:
-      'Secret that signs Asyntai webhooks sent to this bridge (X-Webhook-Signature). Reserved for the webhook relay (escalations into chat threads), not built yet: validated, not used.',
+      'Secret of the Asyntai webhook that reaches POST /webhooks/asyntai (escalations and dashboard takeovers, for human handoff); `npm run webhooks -- register <public url>` prints it. Unset: every webhook is refused (401).',
     schema: optionalString,
   },
   STORE_URL: {
@@ -257,6 +257,18 @@ export const VARIABLES = {
       .trim()
       .regex(/^(telegram|slack|discord|shell):\S+$/, 'must be <platform>:<id>, e.g. slack:C0123456 or telegram:-1001234567890')
       .optional(),
+  },
+  HANDOFF_POLL_SECONDS: {
+    group: 'bridge',
+    example: '5',
+    description: 'During a takeover in the Asyntai dashboard: how often the conversation is read to relay what the agent writes.',
+    schema: intInRange(1, 3_600).default(5),
+  },
+  HANDOFF_IDLE_MINUTES: {
+    group: 'bridge',
+    example: '30',
+    description: 'A handoff to a person ends after this long without a message from the team; the assistant answers again.',
+    schema: intInRange(1, 7 * 24 * 60).default(30),
   },
   TELEGRAM_BOT_TOKEN: {
     group: 'telegram',
@@ -392,6 +404,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = values as Env;
   // Cross-checks only between values that parsed: a bad ADAPTERS is reported once, as itself.
   if (!problems.some((p) => p.variable === 'ADAPTERS')) problems.push(...missingCredentials(e));
+  if (e.TEAM_CHANNEL && !problems.some((p) => p.variable === 'ADAPTERS')) problems.push(...teamChannelProblems(e.TEAM_CHANNEL, e.ADAPTERS ?? defaultAdapters(e)));
   const [first, ...more] = problems;
   if (first) throw new ConfigError(first.variable, first.problem, more);
   return toConfig(e);
@@ -428,6 +441,8 @@ function toConfig(e: Env) {
     usageCheckMs: e.USAGE_CHECK_MINUTES * 60_000,
     /** TEAM_CHANNEL: `<platform>:<id>`, a thread key or channel address of that adapter. */
     teamChannel: e.TEAM_CHANNEL,
+    /** Human handoff: dashboard takeovers polled every `pollMs`; ended after `idleMs` without the team. */
+    handoff: { pollMs: e.HANDOFF_POLL_SECONDS * 1000, idleMs: e.HANDOFF_IDLE_MINUTES * 60_000 },
     telegram: {
       token: e.TELEGRAM_BOT_TOKEN,
       apiRoot: e.TELEGRAM_API_ROOT?.replace(/\/+$/, ''),
@@ -496,6 +511,26 @@ function missingCredentials(e: Env): ConfigProblem[] {
     need('ASYNTAI_API_KEY', `required by ${who}; set it, or DEMO=1 for a demo answered from a built-in sample shop`);
   }
   return problems;
+}
+
+/**
+ * TEAM_CHANNEL must name a channel of an enabled adapter, in that platform's terms: alerts and
+ * handoff relays are posted through it.
+ */
+function teamChannelProblems(channel: string, adapters: readonly PlatformName[]): ConfigProblem[] {
+  const platform = channel.slice(0, channel.indexOf(':')) as PlatformName;
+  const id = channel.slice(platform.length + 1);
+  const shapes: Partial<Record<PlatformName, [RegExp, string]>> = {
+    telegram: [/^-?\d+$/, 'a Telegram chat id is a number, e.g. telegram:-1001234567890 (a private group)'],
+    slack: [/^[A-Z0-9]{2,}$/, 'a Slack channel id looks like C0123456 (channel details, at the bottom)'],
+    discord: [/^\d{15,25}$/, 'a Discord channel id is a number (Developer Mode, right-click the channel, Copy Channel ID)'],
+  };
+  const shape = shapes[platform];
+  if (shape && !shape[0].test(id)) return [{ variable: 'TEAM_CHANNEL', problem: `"${id}" is not a channel id: ${shape[1]}` }];
+  if (!adapters.includes(platform)) {
+    return [{ variable: 'TEAM_CHANNEL', problem: `names a ${platform} channel but the ${platform} adapter is not enabled (ADAPTERS, or its token)` }];
+  }
+  return [];
 }
 
 /** Every secret value in the config, for the logger to scrub from any line. */

@@ -124,11 +124,15 @@ export class TelegramAdapter implements Adapter {
    * Posts into a conversation by its thread key (`telegram:<chat>`, `…:u<user>`, `…:t<topic>`),
    * outside a request: handoff relays, alerts, kept answers.
    */
-  async send(threadKey: string, markdown: string): Promise<void> {
-    const match = /^telegram:(-?\d+)(?::(?:u\d+|t(\d+)))?$/.exec(threadKey);
+  async send(threadKey: string, markdown: string): Promise<string[]> {
+    // `…:m<id>` is a message reference (as returned here): the post replies to that message.
+    const match = /^telegram:(-?\d+)(?::(?:u\d+|t(\d+)|m(\d+)))?$/.exec(threadKey);
     if (!match) throw new Error(`not a Telegram thread key: ${threadKey}`);
-    const topic = match[2] === undefined ? undefined : Number(match[2]);
-    await this.replyInto(Number(match[1]), topic, undefined).text(markdown);
+    const chatId = Number(match[1]);
+    const thread = match[2] === undefined ? {} : { message_thread_id: Number(match[2]) };
+    const ids = await this.postText(chatId, thread, match[3] === undefined ? undefined : Number(match[3]), markdown);
+    // References to what was posted: human handoff recognises replies to them (Incoming.replyTo).
+    return ids.map((id) => `telegram:${chatId}:m${id}`);
   }
 
   /** One attempt at everything start-up asks of Telegram before updates can flow. */
@@ -207,12 +211,12 @@ export class TelegramAdapter implements Adapter {
     const command = parseCommand(text, entities, me.username);
     if (command === 'other-bot') return undefined;
     let question = text;
+    const repliesToBot =
+      message.reply_to_message?.from?.id === me.id &&
+      // In a forum topic every message "replies" to the topic's creation message.
+      !(message.is_topic_message && message.reply_to_message.message_id === message.message_thread_id);
     if (!command && !isPrivate) {
       const mention = findMention(text, entities, me.username, me.id);
-      const repliesToBot =
-        message.reply_to_message?.from?.id === me.id &&
-        // In a forum topic every message "replies" to the topic's creation message.
-        !(message.is_topic_message && message.reply_to_message.message_id === message.message_thread_id);
       if (!mention && !repliesToBot) return undefined;
       if (mention) question = (text.slice(0, mention.offset) + text.slice(mention.offset + mention.length)).replace(/\s+/g, ' ').trim();
     }
@@ -230,6 +234,8 @@ export class TelegramAdapter implements Adapter {
       ...(command ? { command } : {}),
       attachments: document ? [this.attachment(document)] : [],
       isPrivate,
+      // The same reference send() returned for that message: a reply to a handoff alert finds it.
+      ...(repliesToBot ? { replyTo: `telegram:${message.chat.id}:m${message.reply_to_message!.message_id}` } : {}),
     };
   }
 
@@ -257,6 +263,32 @@ export class TelegramAdapter implements Adapter {
     return this.replyInto(message.chat.id, topic, message.chat.type === 'private' ? undefined : message.message_id);
   }
 
+  /**
+   * Posts markdown as HTML chunks in order, the first replying to `replyTo` when given; resolves
+   * with the ids of the messages posted.
+   */
+  private async postText(chatId: number, thread: { message_thread_id?: number }, replyTo: number | undefined, markdown: string): Promise<number[]> {
+    const ids: number[] = [];
+    let target = replyTo;
+    for (const chunk of telegramChunks(markdown)) {
+      const base = {
+        ...thread,
+        link_preview_options: { is_disabled: true },
+        ...(target === undefined ? {} : { reply_parameters: { message_id: target, allow_sending_without_reply: true } }),
+      };
+      target = undefined;
+      try {
+        ids.push((await this.bot.api.sendMessage(chatId, chunk.html, { ...base, parse_mode: 'HTML' })).message_id);
+      } catch (err) {
+        // Model-written text that still trips Telegram's parser goes out plain: never lost.
+        if (!(err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description))) throw err;
+        this.deps.logger.warn({ description: err.description }, 'Telegram refused HTML; sent plain text');
+        ids.push((await this.bot.api.sendMessage(chatId, chunk.plain, base)).message_id);
+      }
+    }
+    return ids;
+  }
+
   /** A Reply into a chat (and forum topic); the first chunk replies to `replyTo` when given. */
   private replyInto(chatId: number, topic: number | undefined, firstReplyTo: number | undefined): Reply {
     const thread = topic === undefined ? {} : { message_thread_id: topic };
@@ -264,22 +296,9 @@ export class TelegramAdapter implements Adapter {
     const api = this.bot.api;
     return {
       text: async (markdown) => {
-        for (const chunk of telegramChunks(markdown)) {
-          const base = {
-            ...thread,
-            link_preview_options: { is_disabled: true },
-            ...(replyTo === undefined ? {} : { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } }),
-          };
-          replyTo = undefined;
-          try {
-            await api.sendMessage(chatId, chunk.html, { ...base, parse_mode: 'HTML' });
-          } catch (err) {
-            // Model-written text that still trips Telegram's parser goes out plain: never lost.
-            if (!(err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description))) throw err;
-            this.deps.logger.warn({ description: err.description }, 'Telegram refused HTML; sent plain text');
-            await api.sendMessage(chatId, chunk.plain, base);
-          }
-        }
+        const first = replyTo;
+        replyTo = undefined;
+        await this.postText(chatId, thread, first, markdown);
       },
       file: async (file) => {
         await api.sendDocument(chatId, new InputFile(file.data, file.name), { ...thread, ...(file.caption ? { caption: file.caption } : {}) });

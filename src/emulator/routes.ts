@@ -92,6 +92,13 @@ const chat: Handler = async (ctx, req) => {
   const { store } = ctx;
   const existing = store.sessions.get(sessionId);
   const site = website(ctx, body['website_id'], store.websites.find((w) => w.id === existing?.websiteId));
+  if (existing?.takeoverSince !== undefined) {
+    // An agent has the session (emulator-only takeover route): the visitor's message is kept for
+    // them, the assistant stays silent and nothing is counted.
+    existing.messages.push({ role: 'user', content: message, timestamp: now() });
+    store.changed();
+    return { success: true, response: '', session_id: sessionId };
+  }
   const limit = PLANS[ctx.plan].messagesPerMonth;
   if (store.messagesUsed() >= limit) {
     throw new HttpError(429, `Monthly message limit reached: the ${ctx.plan} plan includes ${limit} messages`);

@@ -13,6 +13,7 @@ import { HttpError, sendError, sendJson } from './http-io.js';
 import { KnowledgeIndex, textRecord } from './knowledge.js';
 import { outboundAgent } from './net-guard.js';
 import { isPlanName, type PlanName } from './plans.js';
+import { AGENT_PREFIX, findAgentRoute } from './agent-routes.js';
 import { findRoute, type EmulatorContext } from './routes.js';
 import { SEED_KNOWLEDGE, seedWebsites } from './seed.js';
 import { DEFAULT_SPREADSHEET_LIMITS, type SpreadsheetLimits } from './spreadsheet.js';
@@ -192,7 +193,9 @@ async function handle(
       sendJson(res, 200, { success: true, service: 'asyntai-emulator', api: API_PREFIX, docs: 'README.md, section "The emulator"' });
       return;
     }
-    if (!pathname.startsWith(API_PREFIX)) throw new HttpError(404, `Not found: ${pathname}`);
+    // `/_emulator/…`: emulator-only routes that play the Asyntai dashboard (agent-routes.ts).
+    const agent = pathname.startsWith(AGENT_PREFIX);
+    if (!pathname.startsWith(API_PREFIX) && !agent) throw new HttpError(404, `Not found: ${pathname}`);
 
     const key = requestKey(req);
     if (key === undefined || key === '') throw new HttpError(401, 'Missing API key', { 'WWW-Authenticate': 'Bearer' });
@@ -213,7 +216,7 @@ async function handle(
       return;
     }
 
-    const route = findRoute(path.slice(API_PREFIX.length));
+    const route = agent ? findAgentRoute(path.slice(AGENT_PREFIX.length)) : findRoute(path.slice(API_PREFIX.length));
     if (route === undefined) throw new HttpError(404, `Unknown endpoint: ${method} ${pathname}`);
     const handler = route.methods[method];
     if (handler === undefined) {

@@ -46,6 +46,8 @@ export interface SessionRecord {
   source: 'api';
   messages: ChatMessage[];
   lead: LeadRecord | null;
+  /** Set while an agent has taken the session over (emulator-only route); /chat/ then stays silent. */
+  takeoverSince?: string;
 }
 
 export interface WebhookRecord {

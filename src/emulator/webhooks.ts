@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
-// The contract's event list: `takeover.started` is accepted but the emulator never fires it.
+// The contract's event list; `takeover.started` fires only from the emulator-only takeover route.
 import type { WebhookEvent } from '../asyntai/types.js';
 import { vetUrl } from './net-guard.js';
 import type { WebhookRecord } from './state.js';

@@ -4,6 +4,7 @@
  * commands, Telegram setMyCommands) from the same list, so a new command is one file.
  */
 import type { AsyntaiClient } from '../../asyntai/client.js';
+import type { Handoff } from '../handoff.js';
 import type { SessionMap } from '../session-map.js';
 import type { Choice, FormField, Incoming, Reply } from '../types.js';
 import type { WebsiteBindings } from '../website-bindings.js';
@@ -36,6 +37,8 @@ export interface CommandContext {
   available: readonly CommandDefinition[];
   /** Asks the assistant as if the text had been sent as a message (for /ask). */
   ask(question: string): Promise<void>;
+  /** Human handoff (/human, /resume); absent when the bridge runs without it. */
+  handoff?: Pick<Handoff, 'request' | 'resume'> | undefined;
 }
 
 export interface CommandDefinition {

@@ -6,6 +6,7 @@ import { ask } from './ask.js';
 import type { CommandDefinition } from './command.js';
 import { help } from './help.js';
 import { history } from './history.js';
+import { human } from './human.js';
 import { kbAdd } from './kb-add.js';
 import { kbDelete } from './kb-delete.js';
 import { kbList } from './kb-list.js';
@@ -13,6 +14,7 @@ import { kbUpload } from './kb-upload.js';
 import { kbUrl } from './kb-url.js';
 import { leads } from './leads.js';
 import { reset } from './reset.js';
+import { resume } from './resume.js';
 import { sessions } from './sessions.js';
 import { usage } from './usage.js';
 import { website } from './website.js';
@@ -23,6 +25,8 @@ export const COMMANDS: readonly CommandDefinition[] = [
   reset,
   help,
   history,
+  human,
+  resume,
   leads,
   usage,
   kbList,
