@@ -260,6 +260,27 @@ describe('conversations', () => {
   });
 });
 
+describe('slash command answers longer than a response_url takes', () => {
+  it('goes on with ephemeral posts after the five response_url uses, in order', async () => {
+    const dm = freshDm();
+    const filler = 'Tell me about shipping and returns, please, in detail. '.repeat(60);
+    for (let i = 0; i < 12; i++) await fake.userSays(VISITOR, dm, `Question ${i}: ${filler}`);
+    await fake.waitForMessages(dm, 12);
+    const res = await fake.slashCommand(VISITOR, dm, '/history', '50');
+    const parts = await fake.waitFor(() => {
+      const found = fake.messagesIn(dm).slice(12);
+      return found.some((m) => m.text.includes('Question 11:')) ? found : undefined;
+    }, { what: 'the whole history' });
+    expect(parts.length).toBeGreaterThan(5);
+    expect(parts.slice(0, 5).every((m) => m.via === 'response_url' && res.responseUrl.endsWith(`/${m.responseUrl}`))).toBe(true);
+    expect(parts.slice(5).every((m) => m.via === 'chat.postEphemeral' && m.visibleTo === VISITOR.id)).toBe(true);
+    const all = parts.map((m) => m.text).join('\n');
+    const positions = [0, 5, 11].map((i) => all.indexOf(`Question ${i}:`));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+  });
+});
+
 describe('escaping', () => {
   it('answers with knowledge full of pings without pinging anyone', async () => {
     const content = 'Ping policy: we never use <!channel>, <!here>, <!everyone>, @here, @channel or <@U0ADMIN> for parcel alerts & <b>tags</b>.';
