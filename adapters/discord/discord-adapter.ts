@@ -143,7 +143,7 @@ export class DiscordAdapter implements Adapter {
         // Node's fetch, not @discordjs/rest's bundled undici 6: once another undici (this project's
         // v7, used by the Asyntai client and downloads) owns the process-wide dispatcher, undici 6
         // hands it Node's FormData, which v7 cannot encode, and every file upload fails.
-        makeRequest: (url, init) => fetch(url, init as RequestInit),
+        makeRequest: (url, init) => fetch(url, init),
       },
       // Flat memory on large servers: keep only what answering needs.
       makeCache: Options.cacheWithLimits({
@@ -323,7 +323,12 @@ export class DiscordAdapter implements Adapter {
     let replyTo: Message | undefined = message.inGuild() && !openThread ? message : undefined;
     const where = (): Promise<SendableChannels> =>
       (target ??= openThread
-        ? message.startThread({ name: threadName(question, this.client.user?.username ?? 'Question') })
+        ? message.startThread({ name: threadName(question, this.client.user?.username ?? 'Question') }).catch((err: unknown) => {
+            // Typically a missing Create Public Threads permission: answer as a reply rather than not at all.
+            this.log.warn({ err, channel: channel.id }, 'could not open a thread; replying in the channel');
+            replyTo = message;
+            return channel;
+          })
         : Promise.resolve(channel));
     const post = async (payload: { content?: string; files?: Array<{ attachment: Buffer; name: string }> }): Promise<void> => {
       const destination = await where();

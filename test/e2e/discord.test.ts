@@ -144,6 +144,16 @@ describe('Discord adapter (reply mode)', () => {
     );
   });
 
+  it('takes Manage Server from the member roles as admin on mention messages', async () => {
+    const from = fake.sent.length;
+    const visitors = fake.userSends({ author: VISITOR, channelId: fake.channels.support, content: mention('/kb-list') });
+    const moderators = fake.userSends({ author: MODERATOR, channelId: fake.channels.support, content: mention('/kb-list') });
+    await fake.waitFor(() => sentTo(fake.channels.support, from).length >= 2);
+    const answerTo = (id: string) => sentTo(fake.channels.support, from).find((m) => m.message_reference?.message_id === id)!;
+    expect(answerTo(visitors.id).content).toBe('/kb-list is only for admins of this bot.');
+    expect(answerTo(moderators.id).content).not.toContain('only for admins');
+  });
+
   it('answers a reply to its own message without a mention', async () => {
     const from = fake.sent.length;
     fake.userSends({ author: VISITOR, channelId: fake.channels.support, content: mention('what are your business hours?') });
@@ -420,6 +430,16 @@ describe('Discord adapter (thread mode, guild commands)', () => {
     await fake.waitFor(() => fake.sent.filter((s) => s.channel_id === question.id).length >= 2);
     expect(await questionsOf(`discord:${fake.guildId}:${question.id}`)).toEqual(['do you ship abroad?', 'how long does it take?']);
     expect(fake.threadsStarted).toHaveLength(1);
+  });
+
+  it('answers as a reply in the channel when it may not open a thread', async () => {
+    fake.failNext(1, 403, { route: /\/threads$/ });
+    const from = fake.sent.length;
+    const question = fake.userSends({ author: VISITOR, channelId: fake.channels.support, content: `<@${fake.bot.id}> how do returns work?` });
+    await fake.waitFor(() => fake.sent.slice(from).length > 0);
+    const [answer] = fake.sent.slice(from);
+    expect(answer!.channel_id).toBe(fake.channels.support);
+    expect(answer!.message_reference?.message_id).toBe(question.id);
   });
 });
 
