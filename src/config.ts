@@ -146,7 +146,7 @@ export const VARIABLES = {
     group: 'asyntai',
     example: 'bearer',
     description: 'How the key is sent: bearer (Authorization: Bearer) or x-api-key (X-API-Key header).',
-    schema: z.enum(['bearer', 'x-api-key']).default('bearer'),
+    schema: z.enum(['bearer', 'x-api-key'], 'must be bearer or x-api-key').default('bearer'),
   },
   ASYNTAI_WEBSITE_ID: {
     group: 'asyntai',
@@ -204,7 +204,7 @@ export const VARIABLES = {
     group: 'bridge',
     example: '',
     description: 'fatal, error, warn, info, debug, trace or silent (default info; warn for the terminal chat).',
-    schema: z.enum(LOG_LEVELS).optional(),
+    schema: z.enum(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`).optional(),
   },
   USER_RATE_LIMIT: {
     group: 'bridge',
@@ -367,7 +367,7 @@ export const VARIABLES = {
     group: 'discord',
     example: 'reply',
     description: 'reply = answer as a reply in the channel; thread = open a thread on the question.',
-    schema: z.enum(['reply', 'thread']).default('reply'),
+    schema: z.enum(['reply', 'thread'], 'must be reply or thread').default('reply'),
   },
 } as const satisfies Record<string, Variable>;
 
