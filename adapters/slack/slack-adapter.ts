@@ -56,6 +56,8 @@ const CONFIRM_ACTION = 'asyntai_confirm';
 const CANCEL_ACTION = 'asyntai_cancel';
 /** Modal titles are at most 24 characters. */
 const MODAL_TITLE_LIMIT = 24;
+/** A button's value holds at most 2,000 characters. */
+const BUTTON_VALUE_LIMIT = 2_000;
 /** A plain_text_input takes at most 3,000 characters. */
 const INPUT_LIMIT = 3_000;
 /** Message subtypes that are still a person talking; every other subtype is ignored. */
@@ -120,7 +122,6 @@ export class SlackAdapter implements Adapter {
   private readonly httpReceiver: SlackHttpReceiver | undefined;
   private readonly socketReceiver: SocketModeReceiver | undefined;
   private bridge: BridgePort | undefined;
-  private started = false;
   /** Events are being received (until `stopReceiving` or `stop`). */
   private receiving = false;
   private socketUp = false;
@@ -189,7 +190,6 @@ export class SlackAdapter implements Adapter {
       this.deps.http.mount('POST', SLACK_EVENTS_PATH, this.httpReceiver!.handle);
       await this.app.start();
     }
-    this.started = true;
     this.receiving = true;
   }
 
@@ -205,7 +205,6 @@ export class SlackAdapter implements Adapter {
 
   async stop(): Promise<void> {
     await this.stopReceiving();
-    this.started = false;
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -362,8 +361,11 @@ export class SlackAdapter implements Adapter {
           return this.openModal(command.trigger_id, uploadView(metadata(origin, 'kb-upload')), origin);
         }
         const question = decision.command ? findCommand(decision.command)?.confirmation : undefined;
-        if (question && incoming.command!.args.trim() !== '') {
-          return ack({ response_type: 'ephemeral', text: question, blocks: confirmBlocks(question, decision.command!, incoming.command!.args.trim(), origin.threadKey) } as RespondArguments);
+        const args = incoming.command!.args.trim();
+        // The button carries the command (a button value holds 2,000 characters).
+        const request = JSON.stringify({ command: decision.command, args, threadKey: origin.threadKey });
+        if (question && args !== '' && request.length <= BUTTON_VALUE_LIMIT) {
+          return ack({ response_type: 'ephemeral', text: question, blocks: confirmBlocks(question, decision.command!, args, request) } as RespondArguments);
         }
         await ack();
         this.run(incoming, this.commandReply(origin), decision);
@@ -756,14 +758,14 @@ function uploadView(meta: ModalMetadata): Record<string, unknown> {
   };
 }
 
-function confirmBlocks(question: string, command: string, args: string, threadKey: string): Record<string, unknown>[] {
+function confirmBlocks(question: string, command: string, args: string, request: string): Record<string, unknown>[] {
   return [
     { type: 'section', text: { type: 'mrkdwn', text: slackChunks(`${question}\n\`/${command} ${args}\``, SLACK_SECTION_LIMIT)[0] ?? question } },
     {
       type: 'actions',
       block_id: 'asyntai_confirmation',
       elements: [
-        { type: 'button', action_id: CONFIRM_ACTION, style: 'danger', text: plain('Yes'), value: JSON.stringify({ command, args, threadKey }).slice(0, 2_000) },
+        { type: 'button', action_id: CONFIRM_ACTION, style: 'danger', text: plain('Yes'), value: request },
         { type: 'button', action_id: CANCEL_ACTION, text: plain('Cancel'), value: 'cancel' },
       ],
     },
