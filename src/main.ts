@@ -13,12 +13,16 @@ import { AsyntaiClient } from './asyntai/client.js';
 import { checkAsyntai } from './asyntai-health.js';
 import { ConfigError, DEFAULT_HTTP_PORT, helpText, loadConfig, secretsOf, type Config } from './config.js';
 import { Bridge } from './core/bridge.js';
+import { Handoff } from './core/handoff.js';
 import { Outbox } from './core/outbox.js';
 import { SessionMap } from './core/session-map.js';
 import { openStore, StoreOpenError, type StateStore } from './core/state-store.js';
 import type { Adapter, PlatformName } from './core/types.js';
 import { withDemoNotice } from './demo-notice.js';
+import { mountAsyntaiWebhooks } from './http/asyntai-webhooks.js';
 import { HttpServer } from './http/server.js';
+import { exitOnSignals, shutDownGracefully } from './lifecycle.js';
+import { Operations } from './operations.js';
 import { createLogger, scrubSecrets, type Logger } from './log.js';
 
 /** What an adapter factory gets from main. */
@@ -108,14 +112,18 @@ async function main(): Promise<void> {
 
   let store: StateStore;
   try {
-    store = await openStore(config.storeUrl);
+    store = await openStore(config.storeUrl, { timeoutMs: config.storeTimeoutMs });
   } catch (err) {
     if (err instanceof StoreOpenError) throw new ConfigError('STORE_URL', err.message);
     throw err;
   }
   cleanups.unshift(() => store.close());
+  // Metrics, health parts, and on Redis the thread order and limit shared by every instance.
+  const ops = await Operations.start(config, store, logger);
+  cleanups.unshift(() => ops.close());
 
   const client = new AsyntaiClient({
+    ...ops.clientHooks,
     apiKey: api.apiKey,
     baseUrl: api.apiUrl,
     authHeader: config.asyntai.authHeader,
@@ -130,15 +138,20 @@ async function main(): Promise<void> {
   if (asyntai.problem) notices.push(`(The assistant cannot be reached yet: ${asyntai.problem}. Answers will fail until it can.)`);
 
   const outbox = new Outbox({ store, logger });
+  const sessions = new SessionMap(store, ops.onSessionMinted);
+  // Human handoff: Asyntai webhooks and /human start it; TEAM_CHANNEL gets the alerts.
+  const handoff = new Handoff({ store, sessions, client, logger, outbox, teamChannel: config.teamChannel, ...config.handoff });
   const bridge = new Bridge({
     outbox,
+    handoff,
     client,
     store,
-    sessions: new SessionMap(store),
+    sessions,
     logger,
     websiteId: config.asyntai.websiteId,
     maxMessageChars: config.maxMessageChars,
     userRateLimit: config.userRateLimit,
+    ...ops.bridgeOptions,
   });
 
   const needsHttp = !shellOnly || config.httpPort !== undefined;
@@ -146,11 +159,12 @@ async function main(): Promise<void> {
   const adapters: Adapter[] = [];
   for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http, notices }));
   http?.addHealthCheck(asyntai.check);
+  // Mounted whenever the server runs: without ASYNTAI_WEBHOOK_SECRET it answers 401, which shows.
+  const webhooks = http && mountAsyntaiWebhooks(http, { secret: config.asyntai.webhookSecret, store, logger, onEvent: (event) => handoff.onEvent(event) });
+  if (webhooks) cleanups.unshift(() => webhooks.stop());
 
   const started = new Set<Adapter>();
-  for (const adapter of adapters) {
-    http?.addHealthCheck({ name: adapter.platform, healthy: () => started.has(adapter) && (adapter.isHealthy?.() ?? true) });
-  }
+  ops.attach({ http, bridge, adapters, started: (adapter) => started.has(adapter), client });
   if (http) {
     const port = await http.listen(config.httpPort ?? DEFAULT_HTTP_PORT);
     cleanups.unshift(() => http.close());
@@ -158,32 +172,28 @@ async function main(): Promise<void> {
   }
   for (const adapter of adapters) {
     outbox.attach(adapter);
+    handoff.attach(adapter);
     // Platform bots on the demo say so in every thread; the terminal said it at start.
     await adapter.start(!config.asyntai.apiKey && adapter.platform !== 'shell' ? withDemoNotice(bridge, store) : bridge);
     started.add(adapter);
-    cleanups.unshift(() => adapter.stop());
     logger.info({ adapter: adapter.platform }, 'adapter started');
   }
   // Answers kept while a platform was down (before a restart too) go out once it takes them.
   outbox.start();
   cleanups.unshift(() => outbox.stop());
+  // Handoffs from before a restart (or other instances') get their idle timers and polls again.
+  handoff.start();
+  cleanups.unshift(() => handoff.stop());
 
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const cleanup of cleanups) {
-      await cleanup().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
-    }
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
+  // No new events, answers in progress finished (SHUTDOWN_GRACE_SECONDS), adapters stopped, then the rest.
+  const shutdown = () => shutDownGracefully({ logger, http, adapters, bridge, graceMs: config.shutdownGraceMs, cleanups });
+  exitOnSignals({ shutdown, exit: (code) => process.exit(code), logger });
 
   if (shellOnly) {
     const shell = adapters.find((a) => a.platform === 'shell') as { finished?: Promise<void> } | undefined;
     await shell?.finished;
-    await shutdown(0);
+    await shutdown();
+    process.exit(0);
   }
 }
 

@@ -54,6 +54,8 @@ export class TelegramAdapter implements Adapter {
   private readonly inFlight = new Set<Promise<void>>();
   /** Ends a start-up still waiting to reach Telegram. */
   private readonly stopping = new AbortController();
+  /** The last getUpdates failed (Telegram out of reach): the runner retries, /healthz says down. */
+  private pollFailing = false;
 
   constructor(private readonly deps: TelegramAdapterDeps) {
     const { token, apiRoot } = deps.config.telegram;
@@ -67,9 +69,11 @@ export class TelegramAdapter implements Adapter {
     this.bot.api.config.use(async (prev, method, payload, signal) => {
       try {
         const res = await prev(method, payload, signal);
+        if (method === 'getUpdates') this.pollFailing = !res.ok;
         if (!res.ok) deps.logger.warn({ method, code: res.error_code, description: res.description }, 'Telegram refused a call');
         return res;
       } catch (err) {
+        if (method === 'getUpdates' && !signal?.aborted) this.pollFailing = true;
         if (!signal?.aborted) deps.logger.warn({ method, err }, 'Telegram call failed');
         throw err;
       }
@@ -117,7 +121,12 @@ export class TelegramAdapter implements Adapter {
   }
 
   isHealthy(): boolean {
-    return this.webhookReady || (this.runner?.isRunning() ?? false);
+    return this.webhookReady || ((this.runner?.isRunning() ?? false) && !this.pollFailing);
+  }
+
+  /** Stops taking updates (polling ends; the webhook route is the HTTP server's to refuse); sending still works. */
+  async stopReceiving(): Promise<void> {
+    if (this.runner?.isRunning()) await this.runner.stop();
   }
 
   /**

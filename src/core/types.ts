@@ -216,4 +216,10 @@ export interface Adapter {
   openThread?(channel: string, markdown: string): Promise<string>;
   /** Reports whether the platform connection is up (for /healthz). */
   isHealthy?(): boolean;
+  /**
+   * Shutting down, first step: stop taking new events (end polling, leave the gateway's events
+   * unhandled) while answers in progress can still be sent; `stop` follows. Absent: nothing to do
+   * before `stop` (webhook-only adapters: the HTTP server refuses their routes while draining).
+   */
+  stopReceiving?(): Promise<void>;
 }
