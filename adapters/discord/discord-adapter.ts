@@ -18,12 +18,14 @@ import { request } from 'undici';
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
+  ApplicationIntegrationType,
   ButtonStyle,
   Client,
   ComponentType,
   DiscordjsErrorCodes,
   Events,
   GatewayIntentBits,
+  InteractionContextType,
   MessageFlags,
   MessageType,
   Options,
@@ -87,7 +89,7 @@ export interface DiscordAdapterDeps {
 }
 
 /** A slash command's JSON as Discord stores it, from one of the core's commands. */
-export function toDiscordCommand(command: CommandDefinition): RESTPostAPIChatInputApplicationCommandsJSONBody {
+function toDiscordCommand(command: CommandDefinition): RESTPostAPIChatInputApplicationCommandsJSONBody {
   const optionTypes = {
     string: ApplicationCommandOptionType.String,
     integer: ApplicationCommandOptionType.Integer,
@@ -109,13 +111,13 @@ export function toDiscordCommand(command: CommandDefinition): RESTPostAPIChatInp
     default_member_permissions: command.adminOnly ? String(PermissionFlagsBits.ManageGuild) : null,
     // Stated explicitly: Discord fills defaults in, and a definition relying on them would never
     // compare equal to what Discord returns, re-registering on every start.
-    integration_types: [0],
-    contexts: [0, 1],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
   };
 }
 
 /** The channel a thread key or channel address (`discord:<channel id>`) posts into. */
-export function channelOfKey(key: string): string | undefined {
+function channelOfKey(key: string): string | undefined {
   const m = /^discord:(?:dm:(\d+)|\d+:(\d+)(?::u\d+)?|(\d+))$/.exec(key);
   return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
@@ -184,7 +186,8 @@ export class DiscordAdapter implements Adapter {
   async start(bridge: BridgePort): Promise<void> {
     this.bridge = bridge;
     await this.connect();
-    await this.registerCommands();
+    // Mentions and DMs work without slash commands: a failed registration is logged, not fatal.
+    await this.registerCommands().catch((err: unknown) => this.log.error({ err }, 'could not register the Discord slash commands'));
   }
 
   async stop(): Promise<void> {
