@@ -102,6 +102,8 @@ describe('receiving', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ challenge: 'c-123' });
     expect((await fake.postToBot(body, 'application/json', { signature: 'bad' })).status).toBe(401);
+    const sslCheck = await fake.postToBot('ssl_check=1&token=x', 'application/x-www-form-urlencoded');
+    expect([sslCheck.status, sslCheck.text]).toEqual([200, '']);
     expect(adapter.isHealthy()).toBe(true);
   });
 
