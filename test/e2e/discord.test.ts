@@ -257,6 +257,25 @@ describe('Discord adapter (reply mode)', () => {
     expect(answer!.flags & EPHEMERAL).toBe(EPHEMERAL);
   });
 
+  it('a private answer to a public command goes as an ephemeral follow-up, and the placeholder is removed', async () => {
+    const history = fake.runCommand({ user: VISITOR, channelId: fake.channels.general, name: 'history', options: { count: 0 } });
+    const [usage] = await interactionAnswers(history);
+    expect(history.callbacks[0]).toMatchObject({ type: 5 });
+    expect(history.callbacks[0]!.data?.flags ?? 0).toBe(0);
+    expect(usage!.via).toBe('followup');
+    expect(usage!.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(usage!.content).toMatch(/Usage/);
+    await fake.waitFor(() => fake.deleted.some((d) => d.interactionId === history.id));
+  });
+
+  it('/kb-upload typed in a DM with the file attached downloads it from the attachment URL', async () => {
+    const from = fake.sent.length;
+    const file = fake.attachment('rentals.csv', Buffer.from('item,details\nCanoe,Canoes are rented by the hour at the lake dock\n'), 'text/csv');
+    fake.userSends({ author: ADMIN, content: '/kb-upload', attachments: [file] });
+    const [answer] = await answersIn(fake.dmChannelOf(ADMIN), from);
+    expect(answer!.content).toMatch(/1 row processed/);
+  });
+
   it('/kb-delete: autocomplete over titles, a confirmation button, then the deletion', async () => {
     const add = fake.runCommand({ user: ADMIN, channelId: fake.channels.general, name: 'kb-add', options: { title: 'Umbrella rental', content: 'Umbrellas can be rented at the front desk.' } });
     await interactionAnswers(add);
