@@ -8,6 +8,9 @@ import type { Adapter } from './core/types.js';
 import type { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 
+/** How long each closing step (an adapter, a client, the store) may take after the grace period. */
+const CLOSE_STEP_MS = 2_000;
+
 /** What a graceful shutdown closes, in order. */
 export interface ShutdownParts {
   logger: Logger;
@@ -40,11 +43,22 @@ export async function shutDownGracefully(parts: ShutdownParts): Promise<boolean>
   const drained = await Promise.race([finished(), graceOver]);
   clearTimeout(timer);
   if (!drained) logger.warn({ pending: parts.bridge.pending, graceMs: parts.graceMs }, 'grace period over: exiting with answers still in progress');
+  // After the grace period nothing may hold the exit: a client that waits for its requests in
+  // progress, a platform that does not answer. Each step gets a few seconds, then is left behind.
   const close = async (what: string, step: () => Promise<void>) => {
+    let stepTimer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      stepTimer = setTimeout(() => {
+        logger.warn({ what }, 'shutdown step did not finish in time; going on');
+        resolve();
+      }, CLOSE_STEP_MS);
+    });
     try {
-      await step();
+      await Promise.race([step(), late]);
     } catch (err) {
       logger.error({ err, what }, 'error during shutdown');
+    } finally {
+      clearTimeout(stepTimer);
     }
   };
   for (const adapter of parts.adapters) await close(adapter.platform, () => adapter.stop());

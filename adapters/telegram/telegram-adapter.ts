@@ -54,7 +54,10 @@ export class TelegramAdapter implements Adapter {
   private readonly inFlight = new Set<Promise<void>>();
   /** Ends a start-up still waiting to reach Telegram. */
   private readonly stopping = new AbortController();
-  /** The last getUpdates failed (Telegram out of reach): the runner retries, /healthz says down. */
+  /**
+   * The last getUpdates failed (Telegram out of reach) and the runner waits to retry: /healthz says
+   * down. Cleared when an attempt starts, since a long poll that reached Telegram is held open.
+   */
   private pollFailing = false;
 
   constructor(private readonly deps: TelegramAdapterDeps) {
@@ -67,6 +70,7 @@ export class TelegramAdapter implements Adapter {
     // Installed first, so it sits inside auto-retry (the last transformer installed is the
     // outermost) and logs every attempt, not only the last.
     this.bot.api.config.use(async (prev, method, payload, signal) => {
+      if (method === 'getUpdates') this.pollFailing = false;
       try {
         const res = await prev(method, payload, signal);
         if (method === 'getUpdates') this.pollFailing = !res.ok;
