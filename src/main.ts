@@ -6,7 +6,7 @@
  * setup at all; platform bots do so only with DEMO=1, and then say so in every thread. Shuts down
  * cleanly on SIGINT/SIGTERM, or at the end of the shell's input.
  */
-import { existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { existsSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsyntaiClient } from './asyntai/client.js';
@@ -16,7 +16,7 @@ import { Bridge } from './core/bridge.js';
 import { Handoff } from './core/handoff.js';
 import { Outbox } from './core/outbox.js';
 import { SessionMap } from './core/session-map.js';
-import { openStore, StoreOpenError, type StateStore } from './core/state-store.js';
+import { makeFolders, openStore, StoreOpenError, type StateStore } from './core/state-store.js';
 import type { Adapter, PlatformName } from './core/types.js';
 import { withDemoNotice } from './demo-notice.js';
 import { mountAsyntaiWebhooks } from './http/asyntai-webhooks.js';
@@ -96,7 +96,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   knownSecrets = secretsOf(config);
   const shellOnly = config.adapters.every((a) => a === 'shell');
-  if (config.dataDir) mkdirSync(config.dataDir, { recursive: true });
+  if (config.dataDir) {
+    try {
+      await makeFolders(config.dataDir);
+    } catch (err) {
+      throw new ConfigError('DATA_DIR', `cannot create the data folder ${config.dataDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   const notices: string[] = [];
   // The terminal demo keeps stderr quiet unless asked: its stdout is the conversation.
   const logger = createLogger({

@@ -206,7 +206,7 @@ function openMemory(namespace: string): Backend {
  * Node 20 that never settles under a folder that refuses new entries with ENOENT (`/proc/x`),
  * which hung start-up instead of failing it.
  */
-async function makeFolders(dir: string): Promise<void> {
+export async function makeFolders(dir: string): Promise<void> {
   const missing: string[] = [];
   for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
   for (const d of missing) {
