@@ -463,6 +463,21 @@ describe('Discord adapter (thread mode, guild commands)', () => {
 });
 
 describe('Discord adapter health', () => {
+  it('stays connected on heartbeats: each one acknowledged, no reconnect', async () => {
+    const fake = await startFakeDiscord({ heartbeatIntervalMs: 100 });
+    const adapter = new DiscordAdapter({ config: config(fake, []), logger });
+    try {
+      await adapter.start(bridge);
+      await fake.waitFor(() => fake.gateway.heartbeats >= 5);
+      expect(fake.gateway.identifies).toHaveLength(1);
+      expect(fake.gateway.resumes).toHaveLength(0);
+      expect(adapter.isHealthy()).toBe(true);
+    } finally {
+      await adapter.stop();
+      await fake.close();
+    }
+  });
+
   it('reports the gateway down when Discord closes it for good', async () => {
     const fake = await startFakeDiscord();
     const adapter = new DiscordAdapter({ config: config(fake, []), logger });
