@@ -1,16 +1,21 @@
 /**
  * The Asyntai webhook receiver over real HTTP: signatures (right, prefixed, wrong, missing, no
  * secret configured), oversized and malformed bodies, lenient body shapes, and one action per
- * event even when it is delivered twice, to one instance or to two sharing a SQLite store.
+ * event even when it is delivered twice, to one instance or to two sharing a SQLite store. And
+ * `npm run webhooks` as a real process against the emulator: the secret it prints verifies the
+ * emulator's deliveries.
  */
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AsyntaiEvent } from '../../src/core/handoff.js';
 import { openStore, type StateStore } from '../../src/core/state-store.js';
+import { startEmulator } from '../../src/emulator/server.js';
 import { ASYNTAI_WEBHOOK_PATH, mountAsyntaiWebhooks, type AsyntaiWebhookReceiver } from '../../src/http/asyntai-webhooks.js';
 import { HttpServer, MAX_BODY_BYTES } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
@@ -179,6 +184,66 @@ describe('two instances sharing one SQLite store', () => {
       await storeA.close();
       await storeB.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm run webhooks', () => {
+  const run = promisify(execFile);
+  /** Runs the CLI as a process with the emulator as the configured API; stdout, or the failure. */
+  const webhooks = (env: Record<string, string>, ...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', 'src/webhooks-cli.ts', ...args], { env: { ...process.env, ...env } }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  // Starting node with tsx takes seconds on a busy machine; no time is asserted.
+  it('registers, lists and deletes; the printed secret verifies real deliveries', { timeout: 180_000 }, async () => {
+    const emulator = await startEmulator({ allowPrivateUrls: true, webhookRetryDelaysMs: [50] });
+    const store = await openStore('memory://');
+    const http = new HttpServer(logger);
+    const port = await http.listen(0, '127.0.0.1');
+    const env = { ASYNTAI_API_KEY: emulator.apiKey, ASYNTAI_API_URL: emulator.url, ADAPTERS: 'shell', STORE_URL: 'memory://' };
+    try {
+      const registered = await webhooks(env, 'register', `http://127.0.0.1:${port}/`);
+      expect(registered.code, registered.stderr).toBe(0);
+      const secret = /^ASYNTAI_WEBHOOK_SECRET=(\S+)$/m.exec(registered.stdout)?.[1];
+      const id = /^Registered webhook (\S+): (\S+)$/m.exec(registered.stdout);
+      expect(id?.[2]).toBe(`http://127.0.0.1:${port}${ASYNTAI_WEBHOOK_PATH}`);
+      expect(registered.stdout).toContain('Events: escalation.requested, takeover.started');
+
+      const events: AsyntaiEvent[] = [];
+      const receiver = mountAsyntaiWebhooks(http, { secret, store, logger, onEvent: (e) => Promise.resolve(void events.push(e)) });
+      const chat = await request(new URL('chat/', emulator.url), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${emulator.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'I want to speak to a human', session_id: 'cli-session' }),
+      });
+      await chat.body.dump();
+      await expect.poll(() => events.length).toBe(1);
+      await receiver.stop();
+      expect(events[0]).toMatchObject({ event: 'escalation.requested', sessionId: 'cli-session', reason: 'visitor_requested_human' });
+
+      const listed = await webhooks(env, 'list');
+      expect(listed.stdout).toContain(`${id?.[1]}  http://127.0.0.1:${port}${ASYNTAI_WEBHOOK_PATH}  escalation.requested,takeover.started  active`);
+      expect((await webhooks(env, 'delete', id![1]!)).stdout).toContain('Webhook deleted');
+      const [after, again, usage, noKey] = await Promise.all([
+        webhooks(env, 'list'),
+        webhooks(env, 'delete', id![1]!),
+        webhooks(env, 'register'),
+        webhooks({ ...env, ASYNTAI_API_KEY: '' }, 'list'),
+      ]);
+      expect(after.stdout).toContain('No webhooks.');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('webhooks: Asyntai refused (not_found');
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain('usage: npm run webhooks');
+      expect(noKey.code).toBe(2);
+      expect(noKey.stderr).toContain('webhooks: ASYNTAI_API_KEY: required to manage webhooks');
+    } finally {
+      await http.close();
+      await store.close();
+      await emulator.close();
     }
   });
 });
