@@ -41,21 +41,22 @@ export async function runDoctor(config: Config, write: (line: string) => void): 
     results.push(result);
     write(`${ok === undefined ? '–' : ok ? '✓' : '✗'} ${name}: ${result.text}`);
   };
-  const guard = async (name: string, check: () => Promise<void>) => {
+  /** Runs a check; a service out of reach is a ✗ naming the variable that points at it. */
+  const guard = async (name: string, urlVariable: string, check: () => Promise<void>) => {
     try {
       await check();
     } catch (err) {
-      report(name, false, `could not check: ${reasonOf(err)}`);
+      report(name, false, `could not check: ${reasonOf(err)} → check the network, or ${urlVariable}`);
     }
   };
 
-  await guard('Asyntai API key', () => checkAsyntai(config, report));
-  await guard('Store', () => checkStore(config, report));
-  if (config.telegram.token) await guard('Telegram', () => checkTelegram(config, report));
+  await guard('Asyntai API key', 'ASYNTAI_API_URL', () => checkAsyntai(config, report));
+  await guard('Store', 'STORE_URL', () => checkStore(config, report));
+  if (config.telegram.token) await guard('Telegram', 'TELEGRAM_API_ROOT', () => checkTelegram(config, report));
   else report('Telegram', undefined, 'TELEGRAM_BOT_TOKEN unset');
-  if (config.slack.botToken) await guard('Slack', () => checkSlack(config, report));
+  if (config.slack.botToken) await guard('Slack', 'SLACK_API_URL', () => checkSlack(config, report));
   else report('Slack', undefined, 'SLACK_BOT_TOKEN unset');
-  if (config.discord.token) await guard('Discord', () => checkDiscord(config, report));
+  if (config.discord.token) await guard('Discord', 'DISCORD_API_URL', () => checkDiscord(config, report));
   else report('Discord', undefined, 'DISCORD_BOT_TOKEN unset');
   checkTeamChannel(config, report);
   return results;
