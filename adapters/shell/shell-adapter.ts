@@ -57,6 +57,8 @@ export class ShellAdapter implements Adapter {
   private lineNo = 0;
   private reader: Interface | undefined;
   private closed = false;
+  /** A line is being answered: its own spinner and prompt frame the output. */
+  private answering = false;
   private stopSpinner: (() => void) | undefined;
 
   constructor(options: ShellAdapterOptions = {}) {
@@ -110,13 +112,21 @@ export class ShellAdapter implements Adapter {
     return Promise.resolve();
   }
 
-  /** The terminal has one conversation: whatever is sent outside a request is printed there. */
-  send(_threadKey: string, markdown: string): Promise<void> {
-    return this.reply().text(markdown);
+  /**
+   * The terminal has one conversation: whatever is sent outside a request (a handoff relay, a
+   * kept answer) is printed there. At an idle prompt it goes above the prompt, and the line being
+   * typed is drawn again below it.
+   */
+  async send(_threadKey: string, markdown: string): Promise<void> {
+    const atPrompt = this.interactive && !this.closed && !this.answering;
+    if (atPrompt) this.output.write('\r\x1b[K');
+    await this.reply().text(markdown);
+    if (atPrompt) this.reader?.prompt(true);
   }
 
   private async answerLine(bridge: BridgePort, line: string): Promise<void> {
     const live = () => this.interactive && !this.closed;
+    this.answering = true;
     if (line.trim() !== '') {
       // Keys typed while waiting stay buffered instead of echoing into the answer.
       if (live()) this.reader?.pause();
@@ -128,6 +138,7 @@ export class ShellAdapter implements Adapter {
         if (live()) this.reader?.resume();
       }
     }
+    this.answering = false;
     if (live()) this.reader?.prompt();
   }
 

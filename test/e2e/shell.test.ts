@@ -162,6 +162,18 @@ describe('shell adapter on a terminal', () => {
     expect(out.slice(cleared + '\r\x1b[K'.length).split('\n')[0]).toMatch(/\d/); // the answer (the hours) right after
   });
 
+  it('prints a message sent outside a request above the prompt and keeps the line being typed', async () => {
+    const { shell, input, printed } = await startShell({ interactive: true, output: terminalOutput(80) });
+    input.write('where is');
+    await new Promise((r) => setImmediate(r));
+    await shell.send('shell:local', 'A person from the team joined the conversation.');
+    const afterSend = printed().slice(printed().indexOf('A person from the team'));
+    input.end();
+    await shell.finished;
+    expect(printed()).toContain('\r\x1b[KA person from the team joined the conversation.\n');
+    expect(afterSend).toMatch(/you> .*where is/);
+  });
+
   it('shows no prompt, greeting or spinner through a pipe', async () => {
     emulator.faults.setLatency(300);
     const out = await converse(['What are your business hours?']);
