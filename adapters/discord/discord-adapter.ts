@@ -178,8 +178,13 @@ export class DiscordAdapter implements Adapter {
     this.client.on(Events.MessageCreate, (message) => this.onMessage(message));
     this.client.on(Events.InteractionCreate, (interaction) => this.onInteraction(interaction));
     this.client.on(Events.Error, (err) => this.log.error({ err }, 'Discord client error'));
-    this.client.on(Events.ShardDisconnect, (event, shard) => this.log.error({ code: event.code, shard }, 'Discord gateway closed for good'));
-    this.client.on(Events.ShardReconnecting, (shard) => this.log.warn({ shard }, 'Discord gateway reconnecting'));
+    // Our own stop closes the gateway too, which discord.js reports as a reconnect: not worth a warning.
+    this.client.on(Events.ShardDisconnect, (event, shard) => {
+      if (!this.stopping) this.log.error({ code: event.code, shard }, 'Discord gateway closed for good');
+    });
+    this.client.on(Events.ShardReconnecting, (shard) => {
+      if (!this.stopping) this.log.warn({ shard }, 'Discord gateway reconnecting');
+    });
     this.client.on(Events.ShardResume, (shard, replayed) => this.log.info({ shard, replayed }, 'Discord gateway resumed'));
   }
 
