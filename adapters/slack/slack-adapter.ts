@@ -145,9 +145,11 @@ export class SlackAdapter implements Adapter {
       timeout: 15_000,
     };
     if (appToken) {
-      // The Socket Mode client's own WebClient (apps.connections.open) takes the same options,
-      // so SLACK_API_URL reaches it too.
-      this.socketReceiver = new SocketModeReceiver({ appToken, logger, installerOptions: { clientOptions } });
+      // The Socket Mode client's own WebClient (apps.connections.open) gets SLACK_API_URL too, and
+      // retries without end (at most 30 s apart): when a reconnection's apps.connections.open
+      // fails for good, @slack/socket-mode leaves the rejection unhandled, which would end the process.
+      const socketClientOptions = { ...clientOptions, retryConfig: { forever: true, retries: 10, factor: 1.5, minTimeout: 1_000, maxTimeout: 30_000 } };
+      this.socketReceiver = new SocketModeReceiver({ appToken, logger, installerOptions: { clientOptions: socketClientOptions } });
       this.socketReceiver.client.on('connected', () => (this.socketUp = true));
       // 'close' is the socket itself going away; the client reconnects after a delay without another event.
       for (const state of ['close', 'disconnected', 'reconnecting', 'disconnecting']) this.socketReceiver.client.on(state, () => (this.socketUp = false));

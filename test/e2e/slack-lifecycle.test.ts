@@ -121,11 +121,12 @@ describe('Socket Mode', () => {
     expect(added.visibleTo).toBe(ADMIN.id);
   });
 
-  it('reconnects when Slack asks, with health down meanwhile', async () => {
-    const opens = fake.calls.filter((c) => c.method === 'apps.connections.open').length;
+  it('reconnects when Slack asks, through failing apps.connections.open calls, with health down meanwhile', async () => {
+    fake.failNext('apps.connections.open', { status: 503 }, 2);
+    const opens = fake.calls.filter((c) => c.method === 'apps.connections.open' && c.ok).length;
     fake.disconnectSockets();
     await until(() => !adapter.isHealthy());
-    await fake.waitFor(() => fake.socketConnections === 1 && fake.calls.filter((c) => c.method === 'apps.connections.open').length === opens + 1, {
+    await fake.waitFor(() => fake.socketConnections === 1 && fake.calls.filter((c) => c.method === 'apps.connections.open' && c.ok).length === opens + 1, {
       what: 'a new connection',
       timeoutMs: 15_000,
     });
