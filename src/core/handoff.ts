@@ -105,7 +105,7 @@ const SAY = {
   alreadyAsked: 'A person from our team has already been asked to join this conversation.',
   teamUnreachable: 'I could not reach our team just now. Please try /human again in a few minutes.',
   notSetUp: 'Handing this conversation to a person is not set up for this bot.',
-  joined: (name: string) => `${name} from our team has joined the conversation.`,
+  joined: (name: string | undefined) => `${name ?? 'A person'} from our team has joined the conversation.`,
   dashboardJoined: 'A member of our team has joined the conversation.',
   relayFailed: 'I could not pass that on to our team just now. Please send it again in a moment.',
   back: 'You are talking with the assistant again. Ask me anything.',
@@ -115,6 +115,7 @@ const SAY = {
   resumeAdminOnly: 'Only an admin, or the team in the handoff\'s thread, can end the handoff.',
   ended: 'The handoff has ended: the assistant answers this customer again.',
   alreadyEnded: 'This handoff has already ended: the assistant answers the customer again.',
+  teamThread: 'This is the team\'s thread of a handoff: your messages here go to the customer, and /resume ends it.',
   notOurs: 'This conversation is not in a chat this bridge serves; answer it in the Asyntai dashboard.',
 } as const;
 
@@ -226,6 +227,8 @@ export class Handoff {
   /** `/human [reason]`: hands this conversation to a person; the notice is the command's answer. */
   async request(incoming: Incoming, reply: Reply, reason: string): Promise<void> {
     const { threadKey } = incoming;
+    // A team thread is not a customer's conversation: a handoff there would replace its link.
+    if ((await this.options.store.get<Entry>(entryKey(threadKey)))?.side === 'team') return reply.text(SAY.teamThread);
     const sessionId = await this.options.sessions.peek(threadKey);
     const question = sessionId ? await this.lastQuestion(sessionId) : undefined;
     await this.begin({
@@ -385,13 +388,13 @@ export class Handoff {
   private async fromTeam(team: TeamSide, incoming: Incoming, reply: Reply, text: string): Promise<void> {
     if (team.customerThread === null) return reply.text(SAY.notOurs);
     const customerThread = team.customerThread;
-    const name = incoming.sender.name ?? 'Support';
+    const name = incoming.sender.name;
     const outcome = await this.locked(customerThread, async () => {
       const record = await this.options.store.get<CustomerSide>(entryKey(customerThread));
       if (!record) return undefined;
       const takeover = record.mode === 'waiting';
       const next: CustomerSide = takeover
-        ? { ...record, mode: 'person', takenAt: Date.now(), takenBy: name, lastTeamAt: Date.now() }
+        ? { ...record, mode: 'person', takenAt: Date.now(), takenBy: name ?? 'a team member', lastTeamAt: Date.now() }
         : { ...record, lastTeamAt: Date.now() };
       await this.save(next);
       return { record: next, takeover };
@@ -403,10 +406,11 @@ export class Handoff {
       await this.postToCustomer(customerThread, SAY.joined(name));
       if (record.teamThread) {
         const who = record.customer ?? 'the customer';
-        await this.postToTeam(customerThread, record.teamThread, `${name} took over: ${who}'s messages now come here instead of to the assistant. /resume hands the conversation back.`);
+        await this.postToTeam(customerThread, record.teamThread, `${name ?? 'A team member'} took over: ${who}'s messages now come here instead of to the assistant. /resume hands the conversation back.`);
       }
     }
-    await this.postToCustomer(customerThread, `${name} (support): ${text}`);
+    // Platforms that give no display name still show the customer that a person writes.
+    await this.postToCustomer(customerThread, name ? `${name} (support): ${text}` : `Support: ${text}`);
   }
 
   /** Ends the handoff of `threadKey` and tells both sides; false when there was none (or another instance ended it). */

@@ -13,6 +13,7 @@ import type { Message } from 'grammy/types';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
+import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
 import { Bridge } from '../../src/core/bridge.js';
@@ -24,6 +25,7 @@ import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js
 import { ASYNTAI_WEBHOOK_PATH, mountAsyntaiWebhooks, type AsyntaiWebhookReceiver } from '../../src/http/asyntai-webhooks.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
+import { slackVisibleText, startFakeSlack } from '../fakes/slack-api.js';
 import { startFakeTelegram, type FakeTelegram, type SentMessage } from '../fakes/telegram-bot-api.js';
 
 const ADMIN = { id: 1001, first_name: 'Ada' };
@@ -66,7 +68,8 @@ async function startBridge(options: {
   idleMs?: number;
   pollMs?: number;
   teamChannel?: string;
-  extra?: Adapter;
+  /** Another adapter beside Telegram (the customer's or the team's platform), given the bridge's HTTP server. */
+  extra?: (http: HttpServer, port: number) => Adapter;
 } = {}): Promise<Instance> {
   const store = options.store ?? (await openStore(options.storeUrl ?? 'memory://'));
   const sessions = new SessionMap(store);
@@ -89,7 +92,7 @@ async function startBridge(options: {
     logger,
     http: undefined,
   });
-  const adapters = [telegram, ...(options.extra ? [options.extra] : [])];
+  const adapters = [telegram, ...(options.extra ? [options.extra(http, port)] : [])];
   for (const adapter of adapters) {
     handoff.attach(adapter);
     await adapter.start(bridge);
@@ -330,13 +333,52 @@ describe('a restart in the middle of a handoff', () => {
 });
 
 describe('the customer on another platform than the team', () => {
+  it('opens a Slack thread on the alert for Telegram customers; replies in it are relayed', async () => {
+    const slack = await startFakeSlack();
+    const bridge = await startBridge({
+      teamChannel: 'slack:C0TEAM',
+      extra: (http, port) => {
+        slack.botUrl = `http://127.0.0.1:${port}/slack/events`;
+        const config = { botToken: slack.botToken, signingSecret: slack.signingSecret, appToken: undefined, apiUrl: slack.apiUrl, adminIds: new Set<string>(), threadFollowups: true };
+        return new SlackAdapter({ config: { slack: config }, logger, http, retryConfig: { retries: 0 } });
+      },
+    });
+    const sam = { id: 'U0SAM', name: 'sam' };
+    const inThread = (ts: string, text: string) => slack.waitFor(() => slack.messagesIn('C0TEAM', ts).find((m) => slackVisibleText(m.text).includes(text)), { what: `"${text}" in the alert's thread` });
+    try {
+      const hana = customer(3008, 'Hana');
+      await hana.asks('/human the wrong size was delivered');
+      const [alert] = await slack.waitForMessages('C0TEAM', 1);
+      expect(slackVisibleText(alert!.text)).toContain('Customer: Hana');
+      expect(slackVisibleText(alert!.text)).toContain('Reason: the wrong size was delivered');
+
+      // The assistant still answers; the exchange is copied into the alert's thread.
+      await hana.asks('Do you ship abroad?');
+      await inThread(alert!.ts, 'Hana: Do you ship abroad?');
+
+      // A reply in the thread, without a mention, takes over.
+      await slack.userSays(sam, 'C0TEAM', 'Hi Hana, we will send the right size today.', { thread_ts: alert!.ts });
+      await sentWith(hana.id, 'Support: Hi Hana, we will send the right size today.');
+      hana.says('Thank you!');
+      await inThread(alert!.ts, 'Hana: Thank you!');
+      await slack.userSays(sam, 'C0TEAM', '/human', { thread_ts: alert!.ts });
+      await inThread(alert!.ts, "This is the team's thread of a handoff");
+      await slack.userSays(sam, 'C0TEAM', '/resume', { thread_ts: alert!.ts });
+      await inThread(alert!.ts, 'Handoff ended');
+      await sentWith(hana.id, 'You are talking with the assistant again.');
+    } finally {
+      await bridge.close();
+      await slack.close();
+    }
+  });
+
   it('relays between the terminal and the Telegram team group', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
     let printed = '';
     output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     const shell = new ShellAdapter({ input, output, interactive: false });
-    const bridge = await startBridge({ extra: shell });
+    const bridge = await startBridge({ extra: () => shell });
     const shellSays = (line: string) => input.write(`${line}\n`);
     const waitPrinted = (text: string) => vi.waitFor(() => expect(printed).toContain(text), { timeout: 5_000 });
     try {
