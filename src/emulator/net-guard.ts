@@ -22,11 +22,8 @@ const SIX_TO_FOUR = ipaddr.IPv6.parseCIDR('2002::/16');
 function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
   const parts = address.parts;
   const ipv4 = (high: number, low: number): ipaddr.IPv4 => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
-  if (IPV4_IN_LAST_32_BITS.some((range) => address.match(range))) {
-    // `::` and `::1` sit inside ::/96 but are IPv6's own unspecified and loopback addresses.
-    if (parts.slice(0, 7).every((part) => part === 0)) return undefined;
-    return ipv4(parts[6] ?? 0, parts[7] ?? 0);
-  }
+  // `::` and `::1` fall in ::/96 too and come out as 0.0.0.0 and 0.0.0.1: refused either way.
+  if (IPV4_IN_LAST_32_BITS.some((range) => address.match(range))) return ipv4(parts[6] ?? 0, parts[7] ?? 0);
   if (address.match(SIX_TO_FOUR)) return ipv4(parts[1] ?? 0, parts[2] ?? 0);
   return undefined;
 }
