@@ -22,6 +22,7 @@ import {
   ButtonStyle,
   Client,
   ComponentType,
+  DiscordAPIError,
   DiscordjsErrorCodes,
   Events,
   GatewayIntentBits,
@@ -31,6 +32,7 @@ import {
   Options,
   Partials,
   PermissionFlagsBits,
+  RESTJSONErrorCodes,
   Routes,
   Status,
   TextInputStyle,
@@ -403,10 +405,22 @@ export class DiscordAdapter implements Adapter {
   private onInteraction(interaction: Interaction): void {
     const bridge = this.bridge;
     if (!bridge || this.stopping) return;
-    if (interaction.isAutocomplete()) this.track(this.onAutocomplete(bridge, interaction));
-    else if (interaction.isChatInputCommand()) this.track(this.onCommand(bridge, interaction));
-    else if (interaction.isModalSubmit()) this.track(this.onModal(bridge, interaction));
-    else if (interaction.isButton()) this.track(this.onButton(bridge, interaction));
+    let work: Promise<void> | undefined;
+    if (interaction.isAutocomplete()) work = this.onAutocomplete(bridge, interaction);
+    else if (interaction.isChatInputCommand()) work = this.onCommand(bridge, interaction);
+    else if (interaction.isModalSubmit()) work = this.onModal(bridge, interaction);
+    else if (interaction.isButton()) work = this.onButton(bridge, interaction);
+    if (!work) return;
+    this.track(
+      work.catch((err: unknown) => {
+        // Another instance connected with the same token got the interaction too and answered first.
+        if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged) {
+          this.log.debug({ interaction: interaction.id }, 'interaction answered by another instance');
+          return;
+        }
+        throw err;
+      }),
+    );
   }
 
   private async onCommand(bridge: BridgePort, interaction: ChatInputCommandInteraction): Promise<void> {

@@ -462,6 +462,31 @@ describe('Discord adapter (thread mode, guild commands)', () => {
   });
 });
 
+describe('Discord adapter, two instances on one token and one store', () => {
+  it('answers each message and each command once', async () => {
+    const fake = await startFakeDiscord();
+    const first = new DiscordAdapter({ config: config(fake, []), logger });
+    const second = new DiscordAdapter({ config: config(fake, []), logger });
+    const user: FakeUser = { id: '700000000000000001', username: 'twin' };
+    try {
+      await first.start(bridge);
+      await second.start(bridge);
+      fake.userSends({ author: user, content: 'What are your business hours?' });
+      const help = fake.runCommand({ user, name: 'help' });
+      // Both instances get both events; /help's answer comes after the question's (one thread).
+      await fake.waitFor(() => help.messages.length > 0);
+      expect(fake.sent.filter((m) => m.interactionId === undefined && m.channel_id === fake.dmChannelOf(user))).toHaveLength(1);
+      expect(help.callbacks).toHaveLength(1);
+      expect(help.messages).toHaveLength(1);
+      expect(fake.requests.filter((r) => r.path.startsWith(`/interactions/${help.id}/`)).map((r) => r.status).sort()).toEqual([204, 400]);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await fake.close();
+    }
+  });
+});
+
 describe('Discord adapter health', () => {
   it('stays connected on heartbeats: each one acknowledged, no reconnect', async () => {
     const fake = await startFakeDiscord({ heartbeatIntervalMs: 100 });
