@@ -759,9 +759,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       if (input.attachments) message.attachments = input.attachments;
       // Mentions as Discord parses them from the content; a reply pings the replied-to author.
       const mentioned = [...input.content.matchAll(/<@!?(\d+)>/g)].map((x) => x[1]!);
-      const mentionUsers = mentioned.map((id) => (id === bot.id ? apiUser(bot) : { id, username: `user-${id}`, discriminator: '0', avatar: null }));
+      const mentionUsers: Array<Record<string, unknown>> = mentioned.map((id) =>
+        id === bot.id ? apiUser(bot) : { id, username: `user-${id}`, discriminator: '0', avatar: null },
+      );
       const repliedAuthor = input.replyTo?.author as { id: string } | undefined;
-      if (repliedAuthor && !mentioned.includes(repliedAuthor.id)) mentionUsers.push(input.replyTo!.author as Record<string, unknown> & { id: string; username: string; discriminator: string; avatar: null });
+      if (repliedAuthor && !mentioned.includes(repliedAuthor.id)) mentionUsers.push(repliedAuthor);
       message.mentions = mentionUsers;
       message.mention_roles = [...input.content.matchAll(/<@&(\d+)>/g)].map((x) => x[1]!);
       message.mention_everyone = /@(everyone|here)/.test(input.content);
