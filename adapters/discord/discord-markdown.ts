@@ -28,16 +28,24 @@ const LANGUAGE = /^[\w#+.-]{1,32}$/;
  * headings bold, list items "• " / "3. ", quotes "> ", tables as aligned code blocks.
  */
 export function discordChunks(markdown: string, limit = DISCORD_CONTENT_LIMIT): string[] {
-  return splitBlocks(parseMarkdown(markdown), contentLength, limit).map((blocks) => layoutBlocks(blocks, STYLE));
+  return splitBlocks(parseMarkdown(markdown), contentLength, limit).map(render);
 }
 
+/**
+ * A piece as sent. `@everyone` and `@here` are disarmed on the whole text, as they can form across
+ * the pieces of text written one by one ("@" then "everyone…" from a link).
+ */
+const render = (blocks: Block[]): string => layoutBlocks(blocks, STYLE).replace(EVERYONE, `@${ZWSP}$1`);
+
 function contentLength(blocks: Block[]): number {
-  const text = layoutBlocks(blocks, STYLE);
+  const text = render(blocks);
   return text.trim() ? text.length : 0;
 }
 
+const EVERYONE = /@(everyone|here)/gi;
+
 /** Mentions and other `<…>` syntax disarmed; applies inside code too. */
-const defang = (text: string): string => text.replace(/</g, `<${ZWSP}`).replace(/@(everyone|here)/gi, `@${ZWSP}$1`);
+const defang = (text: string): string => text.replace(/</g, `<${ZWSP}`);
 
 /**
  * Text made inert: markdown punctuation escaped with a backslash, and at a line start the markers

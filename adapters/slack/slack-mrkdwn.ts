@@ -38,13 +38,11 @@ function mrkdwnLength(blocks: Block[]): number {
 
 const escapeEntities = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** Escaped text with formatting characters disarmed, unless they sit inside a word (snake_case). */
-function escapeText(text: string): string {
-  return escapeEntities(text).replace(/[*_~`]/g, (marker, at: number, all: string) =>
-    (isWordChar(all.charAt(at - 1)) && isWordChar(all.charAt(at + 1)) ? marker : marker + ZWSP));
-}
+/** A formatting character not inside a word (snake_case stays as it is). */
+const LOOSE_MARKER = /(?<![\p{L}\p{N}])[*_~`]|[*_~`](?![\p{L}\p{N}])/gu;
 
-const isWordChar = (c: string): boolean => /[\p{L}\p{N}]/u.test(c);
+/** Escaped text with formatting characters disarmed. */
+const escapeText = (text: string): string => escapeEntities(text).replace(LOOSE_MARKER, `$&${ZWSP}`);
 
 /** A destination Slack may link: http(s), or mailto with an address. */
 function linkable(href: string): boolean {

@@ -39,7 +39,11 @@ const RULE = '──────────';
  * whose rendering would show nothing (an empty quote, a code span of spaces) is sent as typed.
  */
 export function telegramChunks(markdown: string, limit = TELEGRAM_TEXT_LIMIT): TelegramChunk[] {
-  let pieces = splitBlocks(parseMarkdown(markdown), shownLength, limit);
+  const blocks = parseMarkdown(markdown);
+  // Most answers fit in one message as they are: no splitting to do.
+  const whole = layoutBlocks(blocks, PLAIN_STYLE);
+  if (whole.trim() && whole.length <= limit) return [{ html: layoutBlocks(blocks, HTML_STYLE), plain: whole }];
+  let pieces = splitBlocks(blocks, shownLength, limit);
   if (pieces.length === 0 && markdown.trim()) {
     const literal: Block = { tight: true, type: 'paragraph', spans: [{ text: wellFormed(markdown.trim()), code: false, strong: false, em: false, strike: false, link: undefined }] };
     pieces = splitBlocks([literal], shownLength, limit);

@@ -51,14 +51,24 @@ function styled(line: string, marks: [string, string][], syntax: InlineSyntax): 
   return syntax.escape(line.slice(0, start)) + open + syntax.escape(core) + close + syntax.escape(line.slice(start + core.length));
 }
 
+/** Answers of isWebUrl for recent destinations: a split renders the same links many times. */
+const webUrls = new Map<string, boolean>();
+
 /** An http(s) URL with a host. */
 export function isWebUrl(href: string): boolean {
-  if (!/^https?:\/\/\S+$/i.test(href)) return false;
-  try {
-    return new URL(href).hostname !== '';
-  } catch {
-    return false;
+  let web = webUrls.get(href);
+  if (web !== undefined) return web;
+  web = false;
+  if (/^https?:\/\/\S+$/i.test(href)) {
+    try {
+      web = new URL(href).hostname !== '';
+    } catch {
+      web = false;
+    }
   }
+  if (webUrls.size >= 1000) webUrls.clear();
+  webUrls.set(href, web);
+  return web;
 }
 
 /** " (destination)" to show after a link's text, unless the text already is the destination. */

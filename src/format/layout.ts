@@ -46,22 +46,38 @@ function join(parts: Fragment[]): string {
   return parts.map((part, i) => (i === 0 ? '' : part.tight ? '\n' : '\n\n') + part.text).join('');
 }
 
+/**
+ * Leaf blocks already rendered, per style, block and indent: the splitter measures many candidate
+ * pieces that share whole blocks (the same objects), so each is rendered once.
+ */
+const rendered = new WeakMap<BlockStyle, WeakMap<Block, Map<number, string>>>();
+
+function cached(style: BlockStyle, block: Block, indent: number, render: () => string): string {
+  let byBlock = rendered.get(style);
+  if (!byBlock) rendered.set(style, (byBlock = new WeakMap<Block, Map<number, string>>()));
+  let byIndent = byBlock.get(block);
+  if (!byIndent) byBlock.set(block, (byIndent = new Map<number, string>()));
+  let text = byIndent.get(indent);
+  if (text === undefined) byIndent.set(indent, (text = render()));
+  return text;
+}
+
 function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number, indent: number): Fragment[] {
   const out: Fragment[] = [];
   for (const block of blocks) {
     const { tight } = block;
     switch (block.type) {
       case 'paragraph':
-        out.push({ text: style.paragraph(block.spans, indent), verbatim: false, tight });
+        out.push({ text: cached(style, block, indent, () => style.paragraph(block.spans, indent)), verbatim: false, tight });
         break;
       case 'heading':
-        out.push({ text: style.heading(block.spans, block.depth, indent), verbatim: false, tight });
+        out.push({ text: cached(style, block, indent, () => style.heading(block.spans, block.depth, indent)), verbatim: false, tight });
         break;
       case 'code':
-        out.push({ text: style.code(block.text, block.lang), verbatim: true, tight });
+        out.push({ text: cached(style, block, 0, () => style.code(block.text, block.lang)), verbatim: true, tight });
         break;
       case 'table':
-        out.push({ text: style.table(tableLines(block)), verbatim: true, tight });
+        out.push({ text: cached(style, block, 0, () => style.table(tableLines(block))), verbatim: true, tight });
         break;
       case 'rule':
         out.push({ text: style.rule(), verbatim: false, tight });

@@ -139,10 +139,12 @@ class ChatLexer extends Lexer {
 function windowEnd(src: string, start: number): number {
   const max = start + INLINE_WINDOW;
   if (max >= src.length) return src.length;
-  const line = src.lastIndexOf('\n', max - 1);
-  if (line > start) return line + 1;
-  const space = src.lastIndexOf(' ', max - 1);
-  if (space > start) return space + 1;
+  // Searched within the window only: lastIndexOf on the whole text would rescan it every time.
+  const window = src.slice(start, max);
+  const line = window.lastIndexOf('\n');
+  if (line > 0) return start + line + 1;
+  const space = window.lastIndexOf(' ');
+  if (space > 0) return start + space + 1;
   let end = max;
   // Neither a surrogate pair nor a backslash escape is cut.
   while (end > start + 1 && (isLowSurrogate(src.charCodeAt(end)) || src.charAt(end - 1) === '\\')) end--;
@@ -152,15 +154,48 @@ function windowEnd(src: string, start: number): number {
 const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/**
+ * Characters that may join the one before them (or after) into a grapheme cluster: marks,
+ * joiners, variation selectors, carriage return, Hangul, prepended Arabic signs, emoji modifiers,
+ * regional indicators and tags. Text without any is one cluster per code point.
+ */
+const MAY_JOIN = /[\p{M}\u200C\r\u0600-\u0605\u06DD\u070F\u08E2\u1100-\u11FF\uA960-\uA97F\uAC00-\uD7FF\u{1F1E6}-\u{1F1FF}\u{E0020}-\u{E007F}]|\u200D|\p{Emoji_Modifier}/u;
 
 /** Columns a string takes in a monospace font, counted in grapheme clusters (good enough for chat). */
 export function displayWidth(text: string): number {
   // ASCII is one column per character: skip the segmenter for the common case.
   if (/^[\x20-\x7e]*$/.test(text)) return text.length;
   let width = 0;
-  for (const _ of graphemes.segment(text)) width++;
+  forEachCluster(text, () => width++);
   return width;
 }
+
+/**
+ * Calls `visit` with each grapheme cluster of `text`, segmenting a window at a time: iterating
+ * Intl.Segmenter over one long string is quadratic in V8, and text in which nothing can join
+ * (MAY_JOIN) needs no segmenter: one code point, one cluster. The last cluster of a window may continue past it, so each window
+ * ends before its last cluster, unless that cluster fills the window alone.
+ */
+export function forEachCluster(text: string, visit: (cluster: string) => void): void {
+  const WINDOW = 256;
+  for (let start = 0; start < text.length; ) {
+    const end = Math.min(text.length, start + WINDOW);
+    const window = text.slice(start, end);
+    if (!MAY_JOIN.test(window)) {
+      for (const c of window) visit(c);
+      start = end;
+      continue;
+    }
+    const segments = [...graphemes.segment(window)];
+    const keep = end < text.length && segments.length > 1 ? segments.length - 1 : segments.length;
+    for (let i = 0; i < keep; i++) {
+      const segment = segments[i]?.segment ?? '';
+      start += segment.length;
+      visit(segment);
+    }
+  }
+}
+
 
 /** Lone surrogates cannot be sent as UTF-8 on any platform: U+FFFD takes their place. */
 export function wellFormed(text: string): string {

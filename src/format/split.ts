@@ -17,7 +17,7 @@
  * input for a given limit. Among the cuts that fit, the best-ranked one is taken provided the piece
  * is at least half full; so at most 2 × ceil(rendered length / limit) + 1 pieces come out.
  */
-import { trimSpans, type Block, type ListItem, type Span } from './parse.js';
+import { forEachCluster, trimSpans, type Block, type ListItem, type Span } from './parse.js';
 
 /** The rendered length of a document (or piece), as the platform counts it against its limit. */
 export type Measure = (blocks: Block[]) => number;
@@ -30,8 +30,6 @@ const MAX_ATOM = 64;
 
 /** Floor of the rendered/raw ratio, so that a piece rendering to nothing cannot stall the search. */
 const MIN_RATIO = 0.05;
-
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 type Leaf = Extract<Block, { type: 'paragraph' | 'heading' | 'code' | 'table' | 'rule' }>;
 
@@ -63,7 +61,7 @@ export function splitBlocks(blocks: Block[], measure: Measure, limit: number): B
   if (blocks.length === 0) return [];
   const whole = measure(blocks);
   if (whole <= limit) return whole > 0 ? [blocks] : [];
-  return new Splitter(blocks, measure, limit).split();
+  return new Splitter(blocks, measure, limit, whole).split();
 }
 
 class Splitter {
@@ -75,13 +73,18 @@ class Splitter {
   /** Index of the first atom of each list item: a piece starting later continues the item. */
   private readonly itemStart = new Map<ListItem, number>();
 
+  /** Sizes measured for the piece being cut: each candidate end is rendered once. */
+  private readonly sizes = new Map<number, number>();
+  private sizesStart = -1;
+
   constructor(
     blocks: Block[],
     private readonly measure: Measure,
     private readonly limit: number,
+    whole: number,
   ) {
     this.collect(blocks, []);
-    this.ratio = Math.max(MIN_RATIO, measure(blocks) / Math.max(1, this.rawPrefix()[this.atoms.length] ?? 1));
+    this.ratio = Math.max(MIN_RATIO, whole / Math.max(1, this.rawPrefix()[this.atoms.length] ?? 1));
   }
 
   split(): Block[][] {
@@ -146,8 +149,9 @@ class Splitter {
         } else {
           // A table too wide for one message reads as lines of cells instead.
           const lines = [leaf.header, ...leaf.rows].map((cells) => cells.join(' | ')).join('\n');
-          this.units[unit] = { path, leaf: { tight: leaf.tight, type: 'paragraph', spans: [] } };
-          this.addSpans(unit, [{ text: lines, code: false, strong: false, em: false, strike: false, link: undefined }]);
+          const spans: Span[] = [{ text: lines, code: false, strong: false, em: false, strike: false, link: undefined }];
+          this.units[unit] = { path, leaf: { tight: leaf.tight, type: 'paragraph', spans } };
+          this.addSpans(unit, spans);
         }
         break;
       case 'rule':
@@ -180,9 +184,13 @@ class Splitter {
     const n = this.atoms.length;
     const fits = (end: number): boolean => this.size(start, end) <= this.limit;
     if (!fits(start + 1)) {
-      // Only an atom too big for any piece gets here (deep nesting and escaping around a long
-      // grapheme cluster): halve it and try again.
-      if (this.halve(start)) return this.cut(start);
+      // Only an atom too big for any piece gets here (a link whose destination alone is longer than
+      // the limit, deep nesting and escaping around a long grapheme cluster): it loses its link, or
+      // is halved, and the search starts again.
+      if (this.unlink(start) || this.halve(start)) {
+        this.sizes.clear();
+        return this.cut(start);
+      }
       return start + 1;
     }
     // Start from where the characters seen so far say the limit falls, then gallop and bisect:
@@ -269,25 +277,44 @@ class Splitter {
     return low;
   }
 
-  /** Splits the atom at `index` in two; false when it cannot be split. */
+  /** Shows a link atom as plain text; false when it is not a link. */
+  private unlink(index: number): boolean {
+    const atom = this.atoms[index];
+    if (atom?.kind !== 'text' || !atom.span.link) return false;
+    this.atoms[index] = { ...atom, span: { ...atom.span, link: undefined } };
+    return true;
+  }
+
+  /**
+   * Cuts the atom at `index` smaller: a word into its grapheme clusters, a single cluster into its
+   * code points; false when it is one code point already.
+   */
   private halve(index: number): boolean {
     const atom = this.atoms[index];
-    if (!atom) return false;
-    const text = atom.kind === 'text' || atom.kind === 'code' ? atom.text : '';
-    let middle = text.length >> 1;
-    if (isLowSurrogate(text.charCodeAt(middle))) middle++;
-    if (middle <= 0 || middle >= text.length) return false;
-    const [first, second] = [text.slice(0, middle), text.slice(middle)];
-    if (atom.kind === 'text') {
-      this.atoms.splice(index, 1, { ...atom, text: first, rank: RANK.insideGrapheme }, { ...atom, text: second });
-    } else if (atom.kind === 'code') {
-      this.atoms.splice(index, 1, { ...atom, text: first, lineEnd: false, rank: RANK.insideGrapheme }, { ...atom, text: second });
+    if (atom?.kind !== 'text' && atom?.kind !== 'code') return false;
+    const parts: { text: string; rank: Rank }[] = [];
+    forEachCluster(atom.text, (cluster) => parts.push({ text: cluster, rank: RANK.grapheme }));
+    if (parts.length === 1) {
+      parts.length = 0;
+      for (const point of atom.text) parts.push({ text: point, rank: RANK.insideGrapheme });
     }
+    if (parts.length < 2) return false;
+    const last = parts.length - 1;
+    this.atoms.splice(index, 1, ...parts.map(({ text, rank }, i): Atom =>
+      (atom.kind === 'text'
+        ? { ...atom, text, rank: i === last ? atom.rank : rank }
+        : { ...atom, text, rank: i === last ? atom.rank : rank, lineEnd: i === last && atom.lineEnd })));
     return true;
   }
 
   private size(start: number, end: number): number {
-    return this.measure(this.build(start, end));
+    if (start !== this.sizesStart) {
+      this.sizes.clear();
+      this.sizesStart = start;
+    }
+    let size = this.sizes.get(end);
+    if (size === undefined) this.sizes.set(end, (size = this.measure(this.build(start, end))));
+    return size;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -311,6 +338,8 @@ class Splitter {
   private leaf(unit: number, start: number, end: number): Block | undefined {
     const leaf = this.units[unit]?.leaf;
     if (!leaf) return undefined;
+    // A whole unit is its own leaf: the same object each time, so renderers may cache it.
+    if ((start === 0 || this.atoms[start - 1]?.unit !== unit) && this.atoms[end]?.unit !== unit) return leaf;
     const atoms = this.atoms.slice(start, end);
     switch (leaf.type) {
       case 'paragraph':
@@ -436,37 +465,6 @@ function graphemeRuns(word: string): { text: string; rank: Rank }[] {
   return out;
 }
 
-/**
- * Calls `visit` with each grapheme cluster of `text`, segmenting a window at a time: iterating
- * Intl.Segmenter over one long string is quadratic in V8, and printable ASCII needs no segmenter
- * (one character, one cluster). The last cluster of a window may continue past it, so each window
- * ends before its last cluster, unless that cluster fills the window alone.
- */
-function forEachCluster(text: string, visit: (cluster: string) => void): void {
-  const WINDOW = 256;
-  for (let start = 0; start < text.length; ) {
-    const end = Math.min(text.length, start + WINDOW);
-    const window = text.slice(start, end);
-    if (/^[\x20-\x7e]*$/.test(window)) {
-      for (let i = 0; i < window.length; i += MAX_ATOM) {
-        const part = window.slice(i, i + MAX_ATOM);
-        // Whole ASCII runs go as they are: each character is its own cluster.
-        if (part.length === MAX_ATOM || end === text.length) visit(part);
-        else for (const c of part) visit(c);
-      }
-      start = end;
-      continue;
-    }
-    const segments = [...graphemes.segment(window)];
-    const keep = end < text.length && segments.length > 1 ? segments.length - 1 : segments.length;
-    for (let i = 0; i < keep; i++) {
-      const segment = segments[i]?.segment ?? '';
-      start += segment.length;
-      visit(segment);
-    }
-  }
-}
-
 /** The text atoms' words joined back into spans, one per run of the same source span. */
 function joinSpans(atoms: Atom[]): Span[] {
   const spans: Span[] = [];
@@ -489,4 +487,3 @@ function joinSpans(atoms: Atom[]): Span[] {
   return spans;
 }
 
-const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
