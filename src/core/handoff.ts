@@ -108,6 +108,7 @@ const SAY = {
   joined: (name: string | undefined) => `${name ?? 'A person'} from our team has joined the conversation.`,
   dashboardJoined: 'A member of our team has joined the conversation.',
   relayFailed: 'I could not pass that on to our team just now. Please send it again in a moment.',
+  notDelivered: 'That did not reach the customer (their platform refused it or is out of reach). Please send it again in a moment.',
   back: 'You are talking with the assistant again. Ask me anything.',
   backAfterIdle: 'Our team member has left the conversation. You are talking with the assistant again.',
   nobodyCame: 'Nobody from our team could join this time. I will keep answering your questions here.',
@@ -403,14 +404,21 @@ export class Handoff {
     const { record, takeover } = outcome;
     if (takeover) {
       this.options.logger.info({ thread: customerThread }, 'handoff: a team member took over');
-      await this.postToCustomer(customerThread, SAY.joined(name));
+      const warn = (err: unknown) => this.options.logger.warn({ err, thread: customerThread }, 'handoff: could not announce a takeover');
+      await this.postToCustomer(customerThread, SAY.joined(name)).catch(warn);
       if (record.teamThread) {
         const who = record.customer ?? 'the customer';
-        await this.postToTeam(customerThread, record.teamThread, `${name ?? 'A team member'} took over: ${who}'s messages now come here instead of to the assistant. /resume hands the conversation back.`);
+        const note = `${name ?? 'A team member'} took over: ${who}'s messages now come here instead of to the assistant. /resume hands the conversation back.`;
+        await this.postToTeam(customerThread, record.teamThread, note).catch(warn);
       }
     }
     // Platforms that give no display name still show the customer that a person writes.
-    await this.postToCustomer(customerThread, name ? `${name} (support): ${text}` : `Support: ${text}`);
+    try {
+      await this.postToCustomer(customerThread, name ? `${name} (support): ${text}` : `Support: ${text}`);
+    } catch (err) {
+      this.options.logger.warn({ err, thread: customerThread }, 'handoff: could not relay a team message to the customer');
+      await reply.text(SAY.notDelivered);
+    }
   }
 
   /** Ends the handoff of `threadKey` and tells both sides; false when there was none (or another instance ended it). */
@@ -454,14 +462,19 @@ export class Handoff {
   /** Ends idle handoffs and polls dashboard takeovers. */
   private async checkAll(): Promise<void> {
     for (const threadKey of [...this.active]) {
-      const record = await this.options.store.get<CustomerSide>(entryKey(threadKey));
-      if (!record) {
-        this.active.delete(threadKey);
-        continue;
+      try {
+        const record = await this.options.store.get<CustomerSide>(entryKey(threadKey));
+        if (!record) {
+          this.active.delete(threadKey);
+          continue;
+        }
+        const idle = Date.now() - record.lastTeamAt;
+        if (idle >= this.idleMs) await this.end(threadKey, { idleMinutes: idle / 60_000 });
+        else if (record.mode === 'dashboard') await this.poll(record);
+      } catch (err) {
+        // One handoff's failure (the API or a platform out of reach) must not hold up the others.
+        this.options.logger.warn({ err, thread: threadKey }, 'handoff: timer work failed; retried next time');
       }
-      const idle = Date.now() - record.lastTeamAt;
-      if (idle >= this.idleMs) await this.end(threadKey, { idleMinutes: idle / 60_000 });
-      else if (record.mode === 'dashboard') await this.poll(record);
     }
   }
 

@@ -198,6 +198,11 @@ describe('human handoff with a Telegram team group', () => {
     await sentWith(TEAM.id, 'Carla: Great, thank you!');
     expect(await messagesUsed()).toBe(used);
     expect(countWith(carla.id, 'Carla:')).toBe(0);
+    // Telegram refuses the relay (the customer blocked the bot): the team member is told.
+    fake.failNext('sendMessage', 1, { error_code: 403, description: 'Forbidden: bot was blocked by the user' });
+    agentReplies(relayed.message, 'Are you still there?');
+    await sentWith(TEAM.id, 'That did not reach the customer');
+    expect(countWith(carla.id, 'Are you still there?')).toBe(0);
     expect(countWith(TEAM.id, 'Ann (support)')).toBe(0);
 
     // /resume, as a reply in the team group: both sides are told and the assistant answers again.
