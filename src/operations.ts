@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import type { AsyntaiClient, AsyntaiClientOptions } from './asyntai/client.js';
 import type { Config } from './config.js';
 import type { BridgeOptions } from './core/bridge.js';
-import { connectRedis, type RedisConnection } from './core/redis-connection.js';
+import type { RedisConnection } from './core/redis-connection.js';
 import { RedisRateLimiter } from './core/redis-rate-limiter.js';
 import type { StateStore } from './core/state-store.js';
 import { RedisThreadOrder } from './core/thread-order.js';
@@ -41,7 +41,8 @@ export class Operations {
 
   /** Connects what several instances share (with a redis:// store) and creates the metrics. */
   static async start(config: OperationsConfig, store: StateStore, logger: Logger, registry = config.metrics ? new Registry() : undefined): Promise<Operations> {
-    const redis = /^rediss?:\/\//.test(config.storeUrl) ? await connectRedis(config.storeUrl) : undefined;
+    // Imported only with a Redis store: node-redis costs start-up time that SQLite users need not pay.
+    const redis = /^rediss?:\/\//.test(config.storeUrl) ? await (await import('./core/redis-connection.js')).connectRedis(config.storeUrl) : undefined;
     return new Operations(config, store, logger, redis, registry);
   }
 
