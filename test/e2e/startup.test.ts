@@ -4,7 +4,7 @@
  * is a demo, once per thread); the key checked against an emulator that refuses it; an API out
  * of reach reported by /healthz; the demo emulator's knowledge kept in the data folder.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -183,6 +183,34 @@ describe('demo mode only where it is meant', () => {
     expect(asked.code).toBe(0);
     expect(asked.stdout.toLowerCase()).toContain('saturday morning');
     expect(JSON.parse(await readFile(join(data, 'demo-emulator.json'), 'utf8'))).toBeTruthy();
+  });
+});
+
+/** util-linux `script` runs a command on a pseudo-terminal: the way to be a terminal without node-pty. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe('the terminal chat on a terminal', () => {
+  it.skipIf(!hasScript)('writes log lines to a file in the data folder and says where, never into the chat', async () => {
+    const data = join(dir, 'tty-data');
+    const child = spawn('script', ['-qec', `${process.execPath} --import tsx src/main.ts`, '/dev/null'], {
+      env: { ...CLEAN_ENV, DATA_DIR: data, LOG_LEVEL: 'info' },
+    });
+    let screen = '';
+    child.stdout.on('data', (c: Buffer) => (screen += c.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    // A question (the terminal keeps it until the chat reads it); Ctrl-D once it is answered.
+    child.stdin.write('What are your business hours?\r');
+    await vi.waitFor(() => expect(screen).toMatch(/business hours are .*\d[\s\S]*you> /), { timeout: 60_000, interval: 100 });
+    child.stdin.write('\x04');
+    const code = await closed;
+    child.stdin.end();
+    expect(code).toBe(0);
+    expect(screen).toContain(`(Warnings and errors go to ${join(data, 'bridge.log')}.)`);
+    expect(screen).toContain('you> ');
+    expect(screen).toMatch(/business hours are .*\d/);
+    expect(screen).not.toContain('{"level"');
+    expect(await readFile(join(data, 'bridge.log'), 'utf8')).toContain('"msg":"adapter started"');
+    expect(await readFile(join(data, 'shell-history'), 'utf8')).toBe('What are your business hours?\n');
   });
 });
 
