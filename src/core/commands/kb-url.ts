@@ -1,4 +1,4 @@
-import { UsageError, type CommandDefinition } from './command.js';
+import { oneLine, UsageError, type CommandDefinition } from './command.js';
 
 /** `/kb-url <url>`: the service fetches the page and adds its text. */
 export const kbUrl: CommandDefinition = {
@@ -14,7 +14,7 @@ export const kbUrl: CommandDefinition = {
     try {
       url = new URL(raw);
     } catch {
-      throw new UsageError(raw === '' ? 'Give the address of the page.' : `"${raw}" is not a web address.`);
+      throw new UsageError(raw === '' ? 'Give the address of the page.' : `"${oneLine(raw, 40)}" is not a web address.`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('Only http and https addresses can be added.');
     const result = await ctx.client.addKnowledgeUrl({ url: url.href, websiteId: ctx.websiteId });

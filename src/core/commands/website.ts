@@ -1,4 +1,4 @@
-import { UsageError, type CommandDefinition } from './command.js';
+import { oneLine, UsageError, type CommandDefinition } from './command.js';
 
 /** `/website <id>`: binds this space (guild, workspace, chat) to one of the account's websites. */
 export const website: CommandDefinition = {
@@ -14,10 +14,10 @@ export const website: CommandDefinition = {
       await ctx.reply.text(current ? `This space uses \`${current.id}\` ${current.name} (${current.domain}).` : 'This space uses the primary website.');
       return;
     }
-    if (!/^\d+$/.test(ctx.args)) throw new UsageError(`"${ctx.args}" is not a website id.`);
+    if (!/^\d+$/.test(ctx.args)) throw new UsageError(`"${oneLine(ctx.args, 40)}" is not a website id.`);
     const chosen = list.find((w) => w.id === Number(ctx.args));
     if (!chosen) {
-      await ctx.reply.text(`There is no website with id \`${ctx.args}\`. See /websites.`);
+      await ctx.reply.text(`There is no website with id \`${oneLine(ctx.args, 40)}\`. See /websites.`);
       return;
     }
     await ctx.websites.bind(ctx.incoming.spaceKey, chosen.id);
