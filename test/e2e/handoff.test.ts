@@ -282,7 +282,15 @@ describe('human handoff with a Telegram team group', () => {
       'Hi Eve, Sam here from the shop.',
       'The car park is behind the building.',
     ]);
+
+    // The agent hands back in the dashboard; until /resume, answers the bridge delivered itself
+    // are not relayed again by the poll.
     expect(await dashboard('DELETE', `sessions/${sessionId}/takeover`)).toBe(200);
+    const answer = await eve.asks('How do returns work?');
+    expect(answer.visibleText).not.toBe('');
+    expect(await dashboard('POST', `sessions/${sessionId}/messages`, { content: 'Anything else, Eve?' })).toBe(200);
+    await sentWith(eve.id, 'Anything else, Eve?');
+    expect(countWith(eve.id, answer.visibleText)).toBe(1);
   });
 });
 
