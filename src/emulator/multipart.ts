@@ -72,6 +72,13 @@ export async function readMultipart(req: IncomingMessage, maxBytes = MAX_MULTIPA
     // A client gone mid-body: settle rather than wait forever. (Not stream.pipeline: it would
     // destroy the request, and with it the socket the 400 is written to.)
     req.on('error', malformed);
+    // The whole body counts, fields and framing included: a chunked body declares no length, and
+    // busboy's own limits are per field and per file.
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > maxBytes) fail(tooLarge(maxBytes));
+    });
     req.on('close', () => {
       if (!req.complete) malformed();
     });

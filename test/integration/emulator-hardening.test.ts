@@ -185,6 +185,22 @@ describe('multipart bodies', () => {
   });
 });
 
+describe('multipart size', () => {
+  it('a chunked body over 10 MB of form fields is a 413 (no length declared, no file)', async () => {
+    const field = 'x'.repeat(1024 * 1024);
+    const parts = Array.from({ length: 11 }, (_, i) => `--XX\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\n${field}\r\n`).join('');
+    const body = `${parts}--XX--\r\n`;
+    const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const answer = await rawExchange(
+      emu,
+      `POST /api/v1/knowledge/spreadsheet/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${emu.apiKey}\r\n` +
+        `Content-Type: multipart/form-data; boundary=XX\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    await expectAlive();
+  });
+});
+
 describe('spreadsheet limits', () => {
   it('a small .xlsx with cells at column XFD is refused before parsing, naming the column', async () => {
     const file = await sparseXlsx(1_000);
