@@ -465,7 +465,9 @@ export class Handoff {
       try {
         const record = await this.options.store.get<CustomerSide>(entryKey(threadKey));
         if (!record) {
+          // Ended (here or elsewhere); a marker left by a crash in between goes too.
           this.active.delete(threadKey);
+          await this.options.store.delete(activeKey(threadKey));
           continue;
         }
         const idle = Date.now() - record.lastTeamAt;
