@@ -158,7 +158,15 @@ class KeyvStateStore implements StateStore {
     // The same envelope and key Keyv.set builds, so Keyv.get reads it back (and honours `expires`).
     const serialized = await this.keyv.serializeData({ value, expires: ttl === undefined ? undefined : Date.now() + ttl });
     if (typeof serialized !== 'string') throw new Error('Keyv serializer must produce a string');
-    return unavailable('write', this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl), this.timeoutMs);
+    const insert = this.backend.insertIfAbsent(this.keyv._getKeyPrefix(key), serialized, ttl);
+    try {
+      return await unavailable('write', insert, this.timeoutMs);
+    } catch (error) {
+      // The caller was told it did not store. If the write lands late anyway (a frozen Redis waking
+      // up), undo it: a claim nobody knows about would hold the key for its whole TTL.
+      void insert.then((stored) => (stored ? this.keyv.delete(key) : false)).catch(() => undefined);
+      throw error;
+    }
   }
 
   async keys(prefix: string): Promise<string[]> {

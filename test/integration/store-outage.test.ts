@@ -96,6 +96,15 @@ describe('store outage', () => {
     expect(await ask(before)).toEqual([]);
   });
 
+  it('a claim that timed out but lands once Redis wakes up is undone, so a redelivery is not taken for a duplicate', async () => {
+    redis.freeze();
+    await expect(store.setIfNotExists('dedupe:shell:late', 'working', 60_000)).rejects.toThrow(/no answer within/);
+    redis.thaw();
+    // Queued behind the late write on the same connection: once this answers, the write has landed.
+    await store.get('health:probe');
+    await expect.poll(() => store.get('dedupe:shell:late'), { timeout: 5_000 }).toBeUndefined();
+  });
+
   const duringStop = incoming('What is your returns policy?', { threadKey: 'shell:outage' });
 
   it('stopped Redis: refused at once (no offline queue), /healthz is 503', async () => {
