@@ -16,6 +16,7 @@ import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { Bridge } from '../../src/core/bridge.js';
 import { Handoff } from '../../src/core/handoff.js';
 import { SessionMap } from '../../src/core/session-map.js';
@@ -408,5 +409,29 @@ describe('the customer on another platform than the team', () => {
       input.end();
       await bridge.close();
     }
+  });
+});
+
+describe('configuration', () => {
+  const problem = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ASYNTAI_API_KEY: 'key', ...env });
+      return undefined;
+    } catch (err) {
+      return err instanceof ConfigError ? err.message : String(err);
+    }
+  };
+
+  it('takes TEAM_CHANNEL only as a channel id of an enabled adapter', () => {
+    expect(problem({ TELEGRAM_BOT_TOKEN: '1:x', TEAM_CHANNEL: 'telegram:-1001234567890' })).toBeUndefined();
+    expect(problem({ TELEGRAM_BOT_TOKEN: '1:x', TEAM_CHANNEL: 'telegram:support-team' })).toMatch(/^TEAM_CHANNEL: "support-team" is not a channel id: a Telegram chat id is a number/);
+    expect(problem({ TELEGRAM_BOT_TOKEN: '1:x', TEAM_CHANNEL: 'slack:C0123456' })).toBe('TEAM_CHANNEL: names a slack channel but the slack adapter is not enabled (ADAPTERS, or its token)');
+    expect(problem({ TELEGRAM_BOT_TOKEN: '1:x', TEAM_CHANNEL: 'discord:general' })).toMatch(/a Discord channel id is a number/);
+  });
+
+  it('reads HANDOFF_POLL_SECONDS and HANDOFF_IDLE_MINUTES, defaulting to 5 s and 30 min', () => {
+    expect(loadConfig({}).handoff).toEqual({ pollMs: 5_000, idleMs: 30 * 60_000 });
+    expect(loadConfig({ HANDOFF_POLL_SECONDS: '2', HANDOFF_IDLE_MINUTES: '90' }).handoff).toEqual({ pollMs: 2_000, idleMs: 90 * 60_000 });
+    expect(problem({ HANDOFF_IDLE_MINUTES: '0' })).toBe('HANDOFF_IDLE_MINUTES: must be between 1 and 10080');
   });
 });
