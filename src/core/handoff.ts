@@ -17,6 +17,11 @@
  *   message rather than in a thread (Telegram); read only when a message carries `replyTo`.
  * - `handoff-active:<thread key>`: which handoffs exist, for the timers of every instance.
  * - `handoff-mine:` / `handoff-seen:`: what was delivered or relayed in a dashboard takeover.
+ *
+ * Changes to a customer entry are made from a fresh read under a per-thread lock of this process;
+ * between instances the last write wins (a takeover and a customer's new name at the same instant
+ * on two instances could lose one of them). Ending is claimed by the store's delete, so both sides
+ * are told once. A team message costs a second read (its customer entry); the customer's path one.
  */
 import { createHash } from 'node:crypto';
 import type { AsyntaiClient } from '../asyntai/client.js';
