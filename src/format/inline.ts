@@ -19,35 +19,49 @@ export interface InlineSyntax {
 
 /** Writes spans in `syntax`; `bold` makes everything bold (headings). */
 export function writeInline(spans: Span[], syntax: InlineSyntax, bold = false): string {
-  let out = '';
+  const parts: string[] = [];
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as Span;
     if (span.link) {
       // A link is written whole: its text without styles, as most dialects have no styles in links.
       let text = span.text;
       while (spans[i + 1]?.link === span.link) text += (spans[++i] as Span).text;
-      out += syntax.link(text, span.link);
-      continue;
+      parts.push(syntax.link(text, span.link));
+    } else if (span.code) {
+      parts.push(span.text.includes('\n') ? span.text.split('\n').map((line) => (line ? syntax.code(line) : '')).join('\n') : syntax.code(span.text));
+    } else {
+      const [open, close] = markers(syntax, span.strong || bold, span.em, span.strike);
+      if (!open) parts.push(syntax.escape(span.text));
+      else if (!span.text.includes('\n')) parts.push(styled(span.text, open, close, syntax));
+      else parts.push(span.text.split('\n').map((line) => styled(line, open, close, syntax)).join('\n'));
     }
-    if (span.code) {
-      out += span.text.split('\n').map((line) => (line ? syntax.code(line) : '')).join('\n');
-      continue;
-    }
-    const marks: [string, string][] = [];
-    if (span.strong || bold) marks.push(syntax.bold);
-    if (span.em) marks.push(syntax.italic);
-    if (span.strike) marks.push(syntax.strike);
-    out += span.text.split('\n').map((line) => styled(line, marks, syntax)).join('\n');
   }
-  return out;
+  return parts.join('');
 }
 
-function styled(line: string, marks: [string, string][], syntax: InlineSyntax): string {
+/** Opening and closing markers per combination of styles, per syntax. */
+const markerCache = new WeakMap<InlineSyntax, [string, string][]>();
+
+function markers(syntax: InlineSyntax, strong: boolean, em: boolean, strike: boolean): [string, string] {
+  let table = markerCache.get(syntax);
+  if (!table) {
+    table = [];
+    for (let key = 0; key < 8; key++) {
+      const marks = [key & 1 ? syntax.bold : undefined, key & 2 ? syntax.italic : undefined, key & 4 ? syntax.strike : undefined]
+        .filter((mark): mark is [string, string] => mark !== undefined);
+      table.push([marks.map(([o]) => o).join(''), marks.map(([, c]) => c).reverse().join('')]);
+    }
+    markerCache.set(syntax, table);
+  }
+  return table[(strong ? 1 : 0) | (em ? 2 : 0) | (strike ? 4 : 0)] ?? ['', ''];
+}
+
+/** One line of one style: whitespace outside the markers. */
+function styled(line: string, open: string, close: string, syntax: InlineSyntax): string {
   const core = line.trim();
-  if (!core || marks.length === 0) return syntax.escape(line);
+  if (core.length === line.length) return open + syntax.escape(line) + close;
+  if (!core) return syntax.escape(line);
   const start = line.indexOf(core);
-  const open = marks.map(([o]) => o).join('');
-  const close = marks.map(([, c]) => c).reverse().join('');
   return syntax.escape(line.slice(0, start)) + open + syntax.escape(core) + close + syntax.escape(line.slice(start + core.length));
 }
 

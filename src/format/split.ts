@@ -193,31 +193,29 @@ class Splitter {
       }
       return start + 1;
     }
-    // Start from where the characters seen so far say the limit falls, then gallop and bisect:
-    // `good` fits, `bad` does not (or is past the end).
+    // Start from where the characters seen so far say the limit falls, correct by the rendered
+    // size, then bisect what is left: `good` fits, `bad` does not (or is past the end).
     const prefix = this.rawPrefix();
     const guess = Math.max(start + 1, Math.min(n, this.atomAtRaw(prefix, (prefix[start] ?? 0) + this.limit / this.ratio) - 1));
     let good = start + 1;
     let bad = n + 1;
-    if (fits(guess)) {
-      good = guess;
-      for (let step = 1; good < n; step *= 2) {
-        const next = Math.min(n, good + step);
-        if (!fits(next)) {
-          bad = next;
-          break;
-        }
-        good = next;
+    // Too far: scale the atom count down by how much the rendering overshot, until it fits.
+    let candidate = guess;
+    while (candidate > good && !fits(candidate)) {
+      bad = candidate;
+      candidate = start + Math.floor(((candidate - start) * this.limit * 0.95) / this.size(start, candidate));
+    }
+    good = Math.max(good, candidate);
+    // Then forward by the room left, in atoms as rendered so far, until a candidate does not fit.
+    while (good < n && good + 1 < bad) {
+      const used = this.size(start, good);
+      const room = Math.floor(((this.limit - used) * (good - start)) / Math.max(1, used));
+      const next = Math.min(n, bad - 1, good + Math.max(1, room));
+      if (!fits(next)) {
+        bad = next;
+        break;
       }
-    } else {
-      bad = guess;
-      for (let step = 1; bad - step > good; step *= 2) {
-        if (fits(bad - step)) {
-          good = bad - step;
-          break;
-        }
-        bad -= step;
-      }
+      good = next;
     }
     if (good === n) return n;
     while (bad - good > 1) {

@@ -2,6 +2,7 @@
  * Shared inputs and checks for the renderer tests: random and hostile model-written markdown, the
  * words a reader must find in a rendering, and typical answers for the golden tests.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import fc from 'fast-check';
 
 /** Pieces of markdown chosen to break renderers: unbalanced markers, HTML, mentions, odd Unicode. */
@@ -85,6 +86,30 @@ export function containsInOrder(shown: string, expected: string[]): boolean {
     at = found + word.length;
   }
   return true;
+}
+
+/** Time allowed to a property test of a few hundred runs on a busy two-core machine. */
+export const PROPERTY_TIMEOUT = 120_000;
+
+/**
+ * The time bound of the 100 kB properties: 50 ms on a machine to itself, stretched by how many
+ * runnable processes share each core (the one-minute load average), since tests here run beside
+ * other work on a shared two-core machine and a bound that fails only there would test the
+ * neighbours, not the code.
+ */
+export function hostileTimeBound(): number {
+  return 50 * Math.max(1, (loadavg()[0] ?? 0) / availableParallelism());
+}
+
+/** Milliseconds of the fastest of `runs` calls of `work`. */
+export function fastestOf(runs: number, work: () => unknown): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    work();
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
 }
 
 /** The output count bound every splitter must keep. */
