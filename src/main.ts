@@ -166,7 +166,12 @@ async function main(): Promise<void> {
   for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http, notices }));
   http?.addHealthCheck(asyntai.check);
   // Mounted whenever the server runs: without ASYNTAI_WEBHOOK_SECRET it answers 401, which shows.
-  const webhooks = http && mountAsyntaiWebhooks(http, { secret: config.asyntai.webhookSecret, store, logger, onEvent: (event) => handoff.onEvent(event) });
+  const onEvent = (event: Parameters<typeof handoff.onEvent>[0]) => {
+    // Only signed deliveries get here, so the event names (label values) are Asyntai's few.
+    ops.metrics?.webhookEvents.inc({ event: event.event });
+    return handoff.onEvent(event);
+  };
+  const webhooks = http && mountAsyntaiWebhooks(http, { secret: config.asyntai.webhookSecret, store, logger, onEvent });
   if (webhooks) cleanups.unshift(() => webhooks.stop());
 
   const started = new Set<Adapter>();
