@@ -3,8 +3,6 @@
  * user gets the "try again" words, and once Redis takes writes again the same message (as a
  * platform redelivery) is answered. Runs against a Redis of its own, started on a free port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
@@ -14,34 +12,18 @@ import { openStore, type StateStore } from '../../src/core/state-store.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/log.js';
 import { incoming, recordingReply } from '../fakes/recording-reply.js';
+import { RedisProcess } from './redis-process.js';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-let redis: ChildProcess;
+let redis: RedisProcess;
 let url: string;
 let emulator: EmulatorHandle;
 let client: AsyntaiClient;
 let store: StateStore;
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `redis://127.0.0.1:${port}`;
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; ; i++) {
-    try {
-      store = await openStore(url);
-      break;
-    } catch (err) {
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  redis = await RedisProcess.start();
+  url = redis.url;
+  store = await openStore(url);
   emulator = await startEmulator();
   client = new AsyntaiClient({ apiKey: emulator.apiKey, baseUrl: emulator.url });
 });
@@ -50,7 +32,7 @@ afterAll(async () => {
   await store?.close();
   await client?.close();
   await emulator?.close();
-  redis?.kill();
+  await redis?.stop();
 });
 
 async function setMaxMemory(value: string): Promise<void> {
