@@ -86,11 +86,25 @@ function fragments(blocks: Block[], style: BlockStyle, quoteDepth: number, inden
         out.push({ text: style.quote(join(fragments(block.blocks, style, quoteDepth + 1, indent + style.quoteWidth)), quoteDepth), verbatim: false, tight });
         break;
       case 'list':
-        out.push({ text: block.items.map((item) => listItem(item, style, quoteDepth, indent)).join('\n'), verbatim: false, tight });
+        out.push({ text: block.items.map((item) => cachedItem(item, style, quoteDepth, indent)).join('\n'), verbatim: false, tight });
         break;
     }
   }
   return out;
+}
+
+/** List items already rendered, per style, item, quote depth and indent (see `rendered`). */
+const renderedItems = new WeakMap<BlockStyle, WeakMap<ListItem, Map<string, string>>>();
+
+function cachedItem(item: ListItem, style: BlockStyle, quoteDepth: number, indent: number): string {
+  let byItem = renderedItems.get(style);
+  if (!byItem) renderedItems.set(style, (byItem = new WeakMap<ListItem, Map<string, string>>()));
+  let byPlace = byItem.get(item);
+  if (!byPlace) byItem.set(item, (byPlace = new Map<string, string>()));
+  const place = `${quoteDepth}:${indent}`;
+  let text = byPlace.get(place);
+  if (text === undefined) byPlace.set(place, (text = listItem(item, style, quoteDepth, indent)));
+  return text;
 }
 
 function listItem(item: ListItem, style: BlockStyle, quoteDepth: number, outerIndent: number): string {

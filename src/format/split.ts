@@ -72,6 +72,8 @@ class Splitter {
   private prefix: Float64Array | undefined;
   /** Index of the first atom of each list item: a piece starting later continues the item. */
   private readonly itemStart = new Map<ListItem, number>();
+  /** Index after the last atom of each list item: a piece holding all of it reuses the item. */
+  private readonly itemEnd = new Map<ListItem, number>();
 
   /** Sizes measured for the piece being cut: each candidate end is rendered once. */
   private readonly sizes = new Map<number, number>();
@@ -115,6 +117,7 @@ class Splitter {
             // An empty item still shows its marker: an empty paragraph stands for it.
             if (item.blocks.length === 0) this.addUnit(inner, { tight: true, type: 'paragraph', spans: [] });
             else this.collect(item.blocks, inner);
+            this.itemEnd.set(item, this.atoms.length);
           }
           break;
         default:
@@ -164,7 +167,7 @@ class Splitter {
 
   /** Whether the table's header with any one of its rows fits in a piece, where it stands. */
   private tableFits(path: Container[], table: Extract<Leaf, { type: 'table' }>): boolean {
-    const alone = (rows: string[][]): number => this.measure(this.nest([{ path, leaf: { ...table, rows }, firstAtom: 0 }], 0));
+    const alone = (rows: string[][]): number => this.measure(this.nest([{ path, leaf: { ...table, rows }, firstAtom: 0 }], 0, 0));
     return alone([]) <= this.limit && table.rows.every((row) => alone([row]) <= this.limit);
   }
 
@@ -298,6 +301,10 @@ class Splitter {
     }
     if (parts.length < 2) return false;
     const last = parts.length - 1;
+    // Atoms after this one move: so do the item boundaries recorded by index.
+    for (const bounds of [this.itemStart, this.itemEnd]) {
+      for (const [item, at] of bounds) if (at > index) bounds.set(item, at + last);
+    }
     this.atoms.splice(index, 1, ...parts.map(({ text, rank }, i): Atom =>
       (atom.kind === 'text'
         ? { ...atom, text, rank: i === last ? atom.rank : rank }
@@ -329,7 +336,7 @@ class Splitter {
       if (leaf) groups.push({ path: this.units[unit]?.path ?? [], leaf, firstAtom: i });
       i = j;
     }
-    return this.nest(groups, 0);
+    return this.nest(groups, 0, end);
   }
 
   /** The unit's leaf holding only atoms [start, end), or undefined when that shows nothing. */
@@ -363,7 +370,7 @@ class Splitter {
   }
 
   /** Rebuilds quotes and lists around the groups, from container depth `depth`. */
-  private nest(groups: { path: Container[]; leaf: Block; firstAtom: number }[], depth: number): Block[] {
+  private nest(groups: { path: Container[]; leaf: Block; firstAtom: number }[], depth: number, pieceEnd: number): Block[] {
     const out: Block[] = [];
     for (let i = 0; i < groups.length; ) {
       const group = groups[i];
@@ -377,7 +384,7 @@ class Splitter {
       if (container.kind === 'quote') {
         let j = i;
         while (j < groups.length && groups[j]?.path[depth] === container) j++;
-        out.push({ ...container.quote, blocks: this.nest(groups.slice(i, j), depth + 1) });
+        out.push({ ...container.quote, blocks: this.nest(groups.slice(i, j), depth + 1, pieceEnd) });
         i = j;
         continue;
       }
@@ -392,7 +399,9 @@ class Splitter {
         let k = j;
         while (k < groups.length && groups[k]?.path[depth] === next) k++;
         const firstAtom = groups[j]?.firstAtom ?? 0;
-        items.push({ ...item, continued: item.continued || firstAtom > (this.itemStart.get(item) ?? 0), blocks: this.nest(groups.slice(j, k), depth + 1) });
+        const whole = firstAtom === this.itemStart.get(item) && (this.itemEnd.get(item) ?? Infinity) <= pieceEnd;
+        // A whole item is the item itself: the same object each time, so renderers may cache it.
+        items.push(whole ? item : { ...item, continued: item.continued || firstAtom > (this.itemStart.get(item) ?? 0), blocks: this.nest(groups.slice(j, k), depth + 1, pieceEnd) });
         j = k;
       }
       out.push({ ...list, items });
