@@ -18,6 +18,7 @@ export function withDemoNotice(bridge: BridgePort, store: StateStore): BridgePor
   return {
     decide: (incoming, capabilities) => bridge.decide(incoming, capabilities),
     complete: (request) => bridge.complete(request),
+    followsThread: (threadKey) => bridge.followsThread(threadKey),
     handle: (incoming, reply, decision) => bridge.handle(incoming, noticeOnce(reply, `demo-notice:${incoming.threadKey}`, store), decision),
   };
 }

@@ -134,6 +134,12 @@ export class Bridge implements BridgePort {
     }
   };
 
+  /** See `BridgePort.followsThread`: a session for the thread, or a handoff's team thread (store reads). */
+  async followsThread(threadKey: string): Promise<boolean> {
+    if ((await this.options.sessions.peek(threadKey)) !== undefined) return true;
+    return (await this.options.handoff?.isTeamThread(threadKey)) ?? false;
+  }
+
   /** Autocomplete choices: no queue, no de-duplication, nothing for commands the sender may not run. */
   async complete(request: CompletionRequest): Promise<Choice[]> {
     const command = findCommand(request.command);

@@ -228,6 +228,11 @@ export class Handoff {
     }
   }
 
+  /** True when `threadKey` is a team thread an adapter opened for an alert (one store read). */
+  async isTeamThread(threadKey: string): Promise<boolean> {
+    return (await this.options.store.get<Entry>(entryKey(threadKey)))?.side === 'team';
+  }
+
   // --- commands ---
 
   /** `/human [reason]`: hands this conversation to a person; the notice is the command's answer. */

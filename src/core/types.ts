@@ -183,6 +183,14 @@ export interface BridgePort {
   handle(incoming: Incoming, reply: Reply, decision?: Decision): Promise<void>;
   /** Autocomplete choices (at most 25); an empty list on any failure. Never rejects. */
   complete(request: CompletionRequest): Promise<Choice[]>;
+  /**
+   * Whether the bot takes part in the thread `threadKey`: it has a session (the bot answered
+   * there) or it is the team's thread of a handoff. A store read (one, two when the first misses),
+   * shared by every instance and kept across restarts: adapters ask it only where their own
+   * in-memory record of followed threads misses, to decide whether a message without a mention is
+   * for the bot. Rejects when the store cannot be read.
+   */
+  followsThread(threadKey: string): Promise<boolean>;
 }
 
 /**

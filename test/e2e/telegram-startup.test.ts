@@ -14,6 +14,7 @@ const idleBridge: BridgePort = {
   decide: () => ({ kind: 'ignore' }),
   handle: () => Promise.resolve(),
   complete: () => Promise.resolve([]),
+  followsThread: () => Promise.resolve(false),
 };
 
 let fake: FakeTelegram | undefined;
