@@ -14,13 +14,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HttpError, readJsonObject, requireString } from './http-io.js';
-import type { EmulatorContext } from './routes.js';
+import { matchRoute, type EmulatorContext, type Handler, type Route } from './routes.js';
 import type { SessionRecord } from './state.js';
 
 /** The path prefix of these routes. */
 export const AGENT_PREFIX = '/_emulator/';
 
-type Handler = (ctx: EmulatorContext, req: IncomingMessage, query: URLSearchParams, id: string) => Promise<object> | object;
 
 const now = (): string => new Date().toISOString();
 
@@ -76,7 +75,7 @@ const agentMessage: Handler = async (ctx, req, _query, id) => {
   return { success: true, message };
 };
 
-const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: Readonly<Record<string, Handler>> }> = [
+const ROUTES: readonly Route[] = [
   { pattern: /^sessions\/([^/]+)\/escalate$/, methods: { POST: escalate } },
   { pattern: /^sessions\/([^/]+)\/takeover$/, methods: { POST: startTakeover, DELETE: endTakeover } },
   { pattern: /^sessions\/([^/]+)\/messages$/, methods: { POST: agentMessage } },
@@ -84,14 +83,5 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: Readonly<Record<string, 
 
 /** The route for a path relative to `/_emulator/` (no trailing slash), with its session id. */
 export function findAgentRoute(path: string): { methods: Readonly<Record<string, Handler>>; id: string } | undefined {
-  for (const route of ROUTES) {
-    const m = route.pattern.exec(path);
-    if (m === null) continue;
-    try {
-      return { methods: route.methods, id: decodeURIComponent(m[1] ?? '') };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
+  return matchRoute(ROUTES, path);
 }

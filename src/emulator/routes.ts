@@ -30,7 +30,11 @@ export interface EmulatorContext {
   spreadsheetLimits: Readonly<SpreadsheetLimits>;
 }
 
-type Handler = (ctx: EmulatorContext, req: IncomingMessage, query: URLSearchParams, id: string) => Promise<object> | object;
+/** One route's work: resolves with the JSON body of a 200. */
+export type Handler = (ctx: EmulatorContext, req: IncomingMessage, query: URLSearchParams, id: string) => Promise<object> | object;
+
+/** A path pattern (its first group is the `{id}`) and a handler per method. */
+export type Route = { pattern: RegExp; methods: Readonly<Record<string, Handler>> };
 
 /** Longest accepted chat message and session id. */
 const MAX_MESSAGE_CHARS = 10_000;
@@ -327,7 +331,7 @@ const deleteWebhook: Handler = (ctx, _req, _query, id) => {
 };
 
 /** Routes in match order (fixed paths before `{id}` paths); paths are relative to /api/v1/ without slashes. */
-const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: Readonly<Record<string, Handler>> }> = [
+const ROUTES: readonly Route[] = [
   { pattern: /^chat$/, methods: { POST: chat } },
   { pattern: /^websites$/, methods: { GET: websites } },
   { pattern: /^conversations$/, methods: { GET: conversations } },
@@ -345,7 +349,12 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: Readonly<Record<string, 
 
 /** The route for a path relative to /api/v1/ (no leading or trailing slash), with its `{id}`. */
 export function findRoute(path: string): { methods: Readonly<Record<string, Handler>>; id: string } | undefined {
-  for (const route of ROUTES) {
+  return matchRoute(ROUTES, path);
+}
+
+/** The first of `routes` whose pattern matches `path`, with its decoded `{id}`. */
+export function matchRoute(routes: readonly Route[], path: string): { methods: Readonly<Record<string, Handler>>; id: string } | undefined {
+  for (const route of routes) {
     const m = route.pattern.exec(path);
     if (m === null) continue;
     try {
