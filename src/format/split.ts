@@ -429,7 +429,8 @@ function rawLength(atom: Atom): number {
 function words(text: string, protectedText: boolean): { text: string; rank: Rank }[] {
   const out: { text: string; rank: Rank }[] = [];
   const spaceRank = protectedText ? RANK.protectedWord : RANK.word;
-  for (const match of text.matchAll(/\n|[^\S\n]+|[^\s]+/g)) {
+  // A word and the spaces after it make one atom: half as many atoms to build pieces from.
+  for (const match of text.matchAll(/\n|[^\S\n]+|[^\s]+[^\S\n]*/g)) {
     const part = match[0];
     if (part === '\n') {
       const last = out.at(-1);
@@ -439,10 +440,15 @@ function words(text: string, protectedText: boolean): { text: string; rank: Rank
       const last = out.at(-1);
       if (last && last.rank > spaceRank) last.rank = spaceRank;
       out.push({ text: part, rank: spaceRank });
-    } else if (part.length <= MAX_ATOM) {
-      out.push({ text: part, rank: RANK.grapheme });
     } else {
-      out.push(...graphemeRuns(part));
+      const word = part.trimEnd();
+      const rank = word.length < part.length ? spaceRank : RANK.grapheme;
+      if (part.length <= MAX_ATOM) {
+        out.push({ text: part, rank });
+      } else {
+        out.push(...graphemeRuns(word));
+        if (word.length < part.length) out.push({ text: part.slice(word.length), rank: spaceRank });
+      }
     }
   }
   return out;
