@@ -4,7 +4,9 @@
  * way every request is acknowledged first (within Slack's 3 s) and the work runs afterwards.
  *
  * What is answered: mentions in channels (in the mention's thread), later messages of a thread
- * the bot was mentioned in (SLACK_THREAD_FOLLOWUPS), every message of a DM, slash commands (to
+ * the bot was mentioned in (SLACK_THREAD_FOLLOWUPS; remembered in memory, else read from the
+ * store, so restarts and other instances keep following), every message in the thread of a
+ * handoff alert (`openThread`), every message of a DM, slash commands (to
  * the sender alone), modals for `/kb-add` without text and `/kb-upload`, and a confirmation button
  * for commands that ask one (`/kb-delete`). One message reaches the core once, whether Slack
  * retries it or sends it twice (`app_mention` + `message.channels`): its dedupe key names the
@@ -86,6 +88,8 @@ interface MessageEvent {
   channel: string;
   channel_type?: string;
   files?: SlackFile[];
+  /** The author's profile, on most message events from people (absent on some, e.g. file shares). */
+  user_profile?: { display_name?: string; real_name?: string; name?: string };
 }
 
 /** A file as Slack describes it in events, file_input values and files.info. */
@@ -103,6 +107,8 @@ interface CommandOrigin {
   team: string;
   channel: string;
   user: string;
+  /** The user's name as the request carried it (`user_name`, `user.name`), when it did. */
+  userName?: string | undefined;
   threadKey: string;
   responseUrl: string | undefined;
 }
@@ -131,6 +137,11 @@ export class SlackAdapter implements Adapter {
   private readonly answeredThreads = new RecentKeys(ANSWERED_THREADS_LIMIT);
   /** Threads under alerts the bot posted (`openThread`): every human message there goes to the core. */
   private readonly openedThreads = new RecentKeys(ANSWERED_THREADS_LIMIT);
+  /**
+   * Per thread: the store lookup (`BridgePort.followsThread`) of a reply the memory above did not
+   * know, and the messages of that thread queued behind it, so they reach the core in order.
+   */
+  private readonly lookups = new Map<string, Promise<void>>();
   /** Background handling, awaited on stop. */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -233,7 +244,8 @@ export class SlackAdapter implements Adapter {
   /**
    * Posts an alert into a channel (`slack:<channel>`) and returns the thread key of its thread,
    * `slack:<team>:<channel>:<alert ts>`; every human message in that thread then reaches the core
-   * without a mention (in memory, like thread follow-ups). Human handoff uses it for TEAM_CHANNEL.
+   * without a mention (remembered here; after a restart or on another instance the store says so,
+   * see `onMessage`). Human handoff uses it for TEAM_CHANNEL.
    */
   async openThread(channel: string, markdown: string): Promise<string> {
     const target = parseThreadKey(channel);
@@ -276,10 +288,10 @@ export class SlackAdapter implements Adapter {
       await this.onSlashCommand(command, ack);
     });
     app.view(FORM_CALLBACK, async ({ view, body, ack }) => {
-      await this.onFormSubmission(view, body.user.id, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
+      await this.onFormSubmission(view, body.user, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
     });
     app.view(UPLOAD_CALLBACK, async ({ view, body, ack }) => {
-      await this.onUploadSubmission(view, body.user.id, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
+      await this.onUploadSubmission(view, body.user, body.team?.id ?? '', ack as AckFn<ViewResponseAction>);
     });
     app.action(CONFIRM_ACTION, async ({ ack, body, action }) => {
       await ack();
@@ -292,33 +304,67 @@ export class SlackAdapter implements Adapter {
     });
   }
 
-  /** A message or app_mention event: decide whether it is for the bot, then hand it over. */
+  /**
+   * A message or app_mention event: decide whether it is for the bot, then hand it over. A reply
+   * in a channel thread without a mention is for the bot when the thread is remembered here, or,
+   * when this process does not know it (a restart, another instance took the mention), when the
+   * store says so (`followsThread`): only thread replies cost that read, never channel chatter.
+   */
   private onMessage(event: MessageEvent, team: string, botUserId: string | undefined): void {
-    if (!this.bridge || !botUserId) return;
+    const bridge = this.bridge;
+    if (!bridge || !botUserId) return;
     if (event.subtype !== undefined && !USER_SUBTYPES.has(event.subtype)) return; // edits, deletions, joins, bot_message
-    if (event.bot_id || !event.user || event.user === botUserId) return;
-    const { channel, ts } = event;
+    const user = event.user;
+    if (event.bot_id || !user || user === botUserId) return;
+    const { channel } = event;
     const isDm = event.channel_type === 'im';
     const mentioned = event.type === 'app_mention' || (event.text ?? '').includes(`<@${botUserId}`);
+    const followups = this.deps.config.slack.threadFollowups;
     let threadKey: string;
-    let threadTs: string | undefined;
+    let known = true;
     if (isDm) {
       threadKey = event.thread_ts ? `slack:${team}:${channel}:${event.thread_ts}` : `slack:${team}:${channel}`;
-      threadTs = event.thread_ts;
     } else {
-      threadTs = event.thread_ts ?? ts;
-      threadKey = `slack:${team}:${channel}:${threadTs}`;
-      const followUp =
-        event.thread_ts !== undefined &&
-        (this.openedThreads.has(threadKey) || (this.deps.config.slack.threadFollowups && this.answeredThreads.has(threadKey)));
-      if (!mentioned && !followUp) return;
+      threadKey = `slack:${team}:${channel}:${event.thread_ts ?? event.ts}`;
+      known = mentioned || (event.thread_ts !== undefined && (this.openedThreads.has(threadKey) || (followups && this.answeredThreads.has(threadKey))));
+      // Without follow-ups only handoff threads are followed, and the store cannot tell those from
+      // threads with a session: then only this process's memory of them counts.
+      if (!known && (event.thread_ts === undefined || !followups)) return;
     }
+    const pending = this.lookups.get(threadKey);
+    if (known && !pending) return this.accept(event, user, team, botUserId, threadKey);
+    const step = async (): Promise<void> => {
+      if (!known) {
+        const follows = await bridge.followsThread(threadKey).catch((err: unknown) => {
+          this.deps.logger.warn({ err, thread: threadKey }, 'could not tell whether the bot follows a Slack thread; the reply is not answered');
+          return false;
+        });
+        if (!follows) return;
+      }
+      this.accept(event, user, team, botUserId, threadKey);
+    };
+    const next = (pending ?? Promise.resolve()).then(step);
+    this.lookups.set(threadKey, next);
+    const done = next.finally(() => {
+      if (this.lookups.get(threadKey) === next) this.lookups.delete(threadKey);
+    });
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+  }
+
+  /** A message for the bot: normalised, decided and handed to the core. */
+  private accept(event: MessageEvent, user: string, team: string, botUserId: string, threadKey: string): void {
+    if (!this.bridge) return;
+    const { channel, ts } = event;
+    const isDm = event.channel_type === 'im';
+    const threadTs = isDm ? event.thread_ts : (event.thread_ts ?? ts);
+    const profile = event.user_profile;
     const incoming: Incoming = {
       platform: 'slack',
       threadKey,
       spaceKey: `slack:${team}`,
       dedupeKey: `${team}:${channel}:${ts}`,
-      sender: this.sender(event.user),
+      sender: this.sender(user, profile?.display_name || profile?.real_name || profile?.name),
       text: plainText(event.text ?? '', botUserId),
       attachments: (event.files ?? []).map((f) => this.attachment(f)),
       isPrivate: isDm,
@@ -327,7 +373,7 @@ export class SlackAdapter implements Adapter {
     if (decision.kind === 'ignore') return;
     if (!isDm) this.answeredThreads.add(threadKey);
     const typing = { channel, ts, shown: false };
-    const reply = this.messageReply({ channel, threadTs, user: event.user, isDm, typing });
+    const reply = this.messageReply({ channel, threadTs, user, isDm, typing });
     this.run(incoming, reply, decision, async () => {
       if (!typing.shown) return;
       await this.app.client.reactions
@@ -344,6 +390,7 @@ export class SlackAdapter implements Adapter {
       team: command.team_id,
       channel: command.channel_id,
       user: command.user_id,
+      userName: command.user_name,
       threadKey: command.channel_id.startsWith('D') ? `slack:${command.team_id}:${command.channel_id}` : `slack:${command.team_id}:${command.channel_id}:u${command.user_id}`,
       responseUrl: command.response_url,
     };
@@ -377,7 +424,7 @@ export class SlackAdapter implements Adapter {
   }
 
   /** A modal of a core form: check the fields against the form's lengths, answer errors in the modal. */
-  private async onFormSubmission(view: SubmittedView, user: string, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
+  private async onFormSubmission(view: SubmittedView, user: ViewUser, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
     const meta = parseMetadata(view.private_metadata);
     const form = meta ? findCommand(meta.command)?.form : undefined;
     if (!meta || !form || !this.bridge) return ack();
@@ -397,7 +444,7 @@ export class SlackAdapter implements Adapter {
   }
 
   /** The `/kb-upload` modal: the chosen file becomes the command's attachment. */
-  private async onUploadSubmission(view: SubmittedView, user: string, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
+  private async onUploadSubmission(view: SubmittedView, user: ViewUser, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
     const meta = parseMetadata(view.private_metadata);
     if (!meta || !this.bridge) return ack();
     const file = view.state.values.file?.file?.files?.[0];
@@ -426,6 +473,7 @@ export class SlackAdapter implements Adapter {
       team,
       channel: body.channel?.id ?? body.container?.channel_id ?? '',
       user: body.user.id,
+      userName: body.user.name ?? body.user.username,
       threadKey: request.threadKey,
       responseUrl: body.response_url,
     };
@@ -437,8 +485,9 @@ export class SlackAdapter implements Adapter {
 
   // ------------------------------------------------------------------ helpers
 
-  private sender(user: string): Incoming['sender'] {
-    return { id: user, isAdmin: this.deps.config.slack.adminIds.has(user) };
+  /** The sender; the adapter never calls users.*, so its name is what the event carried, else the id. */
+  private sender(user: string, name: string | undefined): Incoming['sender'] {
+    return { id: user, name: name || user, isAdmin: this.deps.config.slack.adminIds.has(user) };
   }
 
   private commandIncoming(origin: CommandOrigin, dedupeKey: string, command: NonNullable<Incoming['command']>): Incoming {
@@ -447,7 +496,7 @@ export class SlackAdapter implements Adapter {
       threadKey: origin.threadKey,
       spaceKey: `slack:${origin.team}`,
       dedupeKey,
-      sender: this.sender(origin.user),
+      sender: this.sender(origin.user, origin.userName),
       text: '',
       command,
       attachments: [],
@@ -607,6 +656,7 @@ interface SlashCommandBody {
   team_id: string;
   channel_id: string;
   user_id: string;
+  user_name?: string;
   trigger_id: string;
   response_url?: string;
 }
@@ -617,8 +667,15 @@ interface SubmittedView {
   state: { values: Record<string, Record<string, { value?: string | null; files?: SlackFile[] }>> };
 }
 
+/** The user of an interaction payload (view submission, button). */
+interface ViewUser {
+  id: string;
+  name?: string;
+  username?: string;
+}
+
 interface ButtonBody {
-  user: { id: string; team_id?: string };
+  user: ViewUser & { team_id?: string };
   team?: { id: string } | null;
   channel?: { id: string };
   container?: { channel_id?: string; message_ts?: string };
@@ -697,8 +754,8 @@ function parseMetadata(raw: string | undefined): ModalMetadata | undefined {
   }
 }
 
-function originOf(meta: ModalMetadata, team: string, user: string): CommandOrigin {
-  return { team, channel: meta.channel, user, threadKey: meta.threadKey, responseUrl: meta.responseUrl };
+function originOf(meta: ModalMetadata, team: string, user: ViewUser): CommandOrigin {
+  return { team, channel: meta.channel, user: user.id, userName: user.name ?? user.username, threadKey: meta.threadKey, responseUrl: meta.responseUrl };
 }
 
 /** The message a field's length gets in the modal, or undefined when it is fine. */

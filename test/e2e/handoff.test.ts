@@ -370,9 +370,11 @@ describe('the customer on another platform than the team', () => {
       await hana.asks('Do you ship abroad?');
       await inThread(alert!.ts, 'Hana: Do you ship abroad?');
 
-      // A reply in the thread, without a mention, takes over.
-      await slack.userSays(sam, 'C0TEAM', 'Hi Hana, we will send the right size today.', { thread_ts: alert!.ts });
-      await sentWith(hana.id, 'Support: Hi Hana, we will send the right size today.');
+      // A reply in the thread, without a mention, takes over; the relay is signed with the
+      // display name the event's user_profile carries.
+      const profile = { user_profile: { display_name: 'Sam S.', real_name: 'Sam Smith', name: 'sam' } };
+      await slack.userSays(sam, 'C0TEAM', 'Hi Hana, we will send the right size today.', { thread_ts: alert!.ts, extra: profile });
+      await sentWith(hana.id, 'Sam S. (support): Hi Hana, we will send the right size today.');
       hana.says('Thank you!');
       await inThread(alert!.ts, 'Hana: Thank you!');
       await slack.userSays(sam, 'C0TEAM', '/human', { thread_ts: alert!.ts });

@@ -201,7 +201,7 @@ describe('restart', () => {
     };
   }
 
-  it('keeps the thread’s session and its answered messages across a restart', async () => {
+  it('keeps the thread’s session, its answered messages and its follow-ups without a mention across a restart', async () => {
     const first = await boot();
     const root = fake.nextTs();
     const question = { type: 'app_mention', user: VISITOR.id, text: `<@${fake.botUserId}> Where do you ship?`, ts: root, event_ts: root, channel: CHANNEL, team: fake.teamId };
@@ -215,7 +215,8 @@ describe('restart', () => {
     try {
       // Slack retries the first message after the restart: it was answered, so it stays answered once.
       await fake.deliverEvent(question, { eventId: 'Ev0BEFORE', retryNum: 1, retryReason: 'http_timeout' });
-      await fake.userSays(VISITOR, CHANNEL, `<@${fake.botUserId}> And how long does delivery take?`, { thread_ts: root });
+      // A follow-up without a mention: the new process has no memory of the thread, the store has.
+      await fake.userSays(VISITOR, CHANNEL, 'And how long does delivery take?', { thread_ts: root });
       const answers = await fake.waitForMessages(CHANNEL, 2, root);
       expect(answers).toHaveLength(2);
       expect(await second.sessions.peek(threadKey)).toBe(sessionBefore);
