@@ -10,8 +10,6 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Keyv } from 'keyv';
-import { KeyvSqlite } from '@keyv/sqlite';
-import KeyvRedis, { createClient, defaultReconnectStrategy } from '@keyv/redis';
 
 /** The narrow state store the core needs (after Vercel Chat SDK's StateAdapter). Values are JSON-serialisable. */
 export interface StateStore {
@@ -227,6 +225,9 @@ export async function makeFolders(dir: string): Promise<void> {
 async function openSqlite(path: string, namespace: string): Promise<Backend> {
   if (path === '') throw new Error('no file path after sqlite://');
   await makeFolders(dirname(path));
+  // Each backend is imported only when its scheme is used: @keyv/redis alone cost about 0.1 s of
+  // CPU at every start-up on SQLite (measured by `npm run bench`, README "Performance").
+  const { KeyvSqlite } = await import('@keyv/sqlite');
   const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
   // Without a listener the adapter's EventEmitter would throw on 'error'; operations still reject.
   adapter.on('error', () => undefined);
@@ -260,6 +261,7 @@ async function openSqlite(path: string, namespace: string): Promise<Backend> {
 }
 
 async function openRedis(url: string, namespace: string): Promise<Backend> {
+  const { default: KeyvRedis, createClient, defaultReconnectStrategy } = await import('@keyv/redis');
   let connected = false;
   const client = createClient({
     url,
