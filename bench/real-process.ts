@@ -128,7 +128,7 @@ export async function measureRealProcess(options: RealProcessOptions): Promise<R
       await sleep(API_SLOW_MS + 1_000);
     }
 
-    const messagesPerStep = Number(process.env.BENCH_MESSAGES ?? (quick ? 10_000 : 25_000));
+    const messagesPerStep = Number(process.env.BENCH_MESSAGES ?? (quick ? 3_000 : 10_000));
     const first = await telegramFlood(fakes.telegram, messagesPerStep, 0);
     const rssAfterFirstBytes = rssOf(bridge.pid!) ?? NaN;
     log(`  ${messagesPerStep} messages at ${first.toFixed(0)}/s, RSS ${(rssAfterFirstBytes / 2 ** 20).toFixed(1)} MiB`);

@@ -5,8 +5,8 @@
  * - The API is bench/instant-api.ts in its own process: its work is never counted.
  * - Core figures (bench/core-run.ts) on memory, SQLite and Redis (REDIS_URL, else
  *   127.0.0.1:6379; skipped with a notice when none answers), each store in several fresh
- *   processes; min and median of the runs are reported, goals are judged on the min (other work
- *   on the machine only ever adds time, so the min is the closest to the bridge's own cost).
+ *   processes; min and median of the runs are reported, goals are judged on the best run (other
+ *   work on the machine only ever adds cost, so the best run is the closest to the bridge's own).
  * - Real-process figures (bench/real-process.ts) of `node dist/src/main.js`, built first.
  * - bench/render-split.ts, when present, is run and its output kept.
  *
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         {
           figure: `throughput 1,000 threads × 10, ${store.label}`,
           goal: '≥ 0.5× raw',
-          measured: both(rateRatio, 2, '×'),
+          measured: `${fixed(Math.max(...rateRatio), 2)} / ${fixed(median(rateRatio), 2)}×`,
           met: Math.max(...rateRatio) >= 0.5,
         },
       );
@@ -187,8 +187,8 @@ async function main(): Promise<void> {
       }
     } else notices.push('bench/render-split.ts is not in this checkout: render + split figures are missing.');
 
-    printTable('Goals (judged on the min of runs)', [
-      ['figure', 'goal', 'measured (min / median)', 'met'],
+    printTable('Goals (judged on the best run: the lowest cost, the highest throughput)', [
+      ['figure', 'goal', 'measured (best / median)', 'met'],
       ...goals.map((g) => [g.figure, g.goal, g.measured, g.met === undefined ? '?' : g.met ? 'yes' : 'NO']),
     ]);
     for (const notice of notices) console.log(`NOTICE ${notice}`);
