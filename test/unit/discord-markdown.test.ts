@@ -91,7 +91,7 @@ describe('discordChunks: properties', () => {
     expect(shown(chunks.join(''))).toBe(answer);
   });
 
-  it('renders and splits 100 kB of hostile input within 50 ms (scaled by the machine’s load), within the limit and the count bound', () => {
+  it('renders and splits 100 kB of hostile input within 1 s (scaled by the machine’s load), within the limit and the count bound', () => {
     // Timed once compiled: the first calls of a process run unoptimised code.
     for (let i = 0; i < 3; i++) discordChunks(`${TYPICAL.mixed}\n\n${'word '.repeat(20_000)}`);
     fc.assert(

@@ -107,7 +107,7 @@ describe('slackChunks: properties', () => {
     for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(SLACK_SECTION_LIMIT);
   });
 
-  it('renders and splits 100 kB of hostile input within 50 ms (scaled by the machine’s load), within the limit and the count bound', () => {
+  it('renders and splits 100 kB of hostile input within 1 s (scaled by the machine’s load), within the limit and the count bound', () => {
     // Timed once compiled: the first calls of a process run unoptimised code.
     for (let i = 0; i < 3; i++) slackChunks(`${TYPICAL.mixed}\n\n${'word '.repeat(20_000)}`);
     fc.assert(

@@ -218,7 +218,7 @@ describe('telegramChunks: properties', () => {
     );
   }, PROPERTY_TIMEOUT);
 
-  it('renders and splits 100 kB of hostile input within 50 ms (scaled by the machine’s load), within the limit and the count bound', () => {
+  it('renders and splits 100 kB of hostile input within 1 s (scaled by the machine’s load), within the limit and the count bound', () => {
     // Timed once compiled: the first calls of a process run unoptimised code.
     for (let i = 0; i < 3; i++) telegramChunks(`${TYPICAL.mixed}\n\n${'word '.repeat(20_000)}`);
     fc.assert(

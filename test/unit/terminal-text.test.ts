@@ -62,7 +62,7 @@ describe('renderTerminal: properties', () => {
     );
   }, PROPERTY_TIMEOUT);
 
-  it('renders 100 kB of hostile input within 50 ms (scaled by the machine’s load)', () => {
+  it('renders 100 kB of hostile input within 1 s (scaled by the machine’s load)', () => {
     // Timed once compiled: the first calls of a process run unoptimised code.
     for (let i = 0; i < 3; i++) renderTerminal(`${TYPICAL.mixed}\n\n${'word '.repeat(20_000)}`, { ansi: true, width: 80 });
     fc.assert(
