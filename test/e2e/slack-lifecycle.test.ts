@@ -213,14 +213,16 @@ describe('restart', () => {
 
     const second = await boot();
     try {
+      // A follow-up without a mention, first thing: the new process has no memory of the thread, the store has.
+      await fake.userSays(VISITOR, CHANNEL, 'And how long does delivery take?', { thread_ts: root });
+      await fake.waitForMessages(CHANNEL, 2, root);
       // Slack retries the first message after the restart: it was answered, so it stays answered once.
       await fake.deliverEvent(question, { eventId: 'Ev0BEFORE', retryNum: 1, retryReason: 'http_timeout' });
-      // A follow-up without a mention: the new process has no memory of the thread, the store has.
-      await fake.userSays(VISITOR, CHANNEL, 'And how long does delivery take?', { thread_ts: root });
-      const answers = await fake.waitForMessages(CHANNEL, 2, root);
-      expect(answers).toHaveLength(2);
+      await fake.userSays(VISITOR, CHANNEL, `<@${fake.botUserId}> Thanks!`, { thread_ts: root });
+      const answers = await fake.waitForMessages(CHANNEL, 3, root);
+      expect(answers).toHaveLength(3);
       expect(await second.sessions.peek(threadKey)).toBe(sessionBefore);
-      expect(await questionsIn(second.sessions, threadKey)).toEqual(['Where do you ship?', 'And how long does delivery take?']);
+      expect(await questionsIn(second.sessions, threadKey)).toEqual(['Where do you ship?', 'And how long does delivery take?', 'Thanks!']);
     } finally {
       await second.stop();
     }
