@@ -4,7 +4,11 @@
  *
  * - Which messages: every DM; in guild channels only a message that mentions the bot itself (not
  *   @everyone, not a role) or replies to one of its messages; every message in a thread the bot
- *   opened (DISCORD_REPLY_MODE=thread), since that thread is a conversation with the bot.
+ *   opened (DISCORD_REPLY_MODE=thread, or a handoff alert's thread from `openThread`), since that
+ *   thread is a conversation with the bot. A thread is the bot's when discord.js's cache says the
+ *   bot owns it (the gateway sends every active thread with its owner, after a restart and to
+ *   every instance) or this process opened it; a thread whose owner the cache does not know (not
+ *   seen whole, e.g. swept) is looked up in the store (`BridgePort.followsThread`).
  * - Sessions (thread keys): DM `discord:dm:<channel>`; thread `discord:<guild>:<thread>` (everyone
  *   in it shares the conversation); channel `discord:<guild>:<channel>:u<user>` (one per member).
  *   In thread mode a question in a channel gets `discord:<guild>:<message id>`: the thread opened
@@ -49,6 +53,10 @@ import {
   type Message,
   type ModalSubmitInteraction,
   type PartialDMChannel,
+  type APIMessage,
+  type APIThreadChannel,
+  type GuildMember,
+  type APIInteractionGuildMember,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   type SendableChannels,
   type User,
@@ -82,6 +90,10 @@ const THREAD_NAME_LIMIT = 100;
 /** How long start-up waits for the gateway to become ready. */
 const READY_TIMEOUT_MS = 60_000;
 const NO_PINGS = { parse: [], repliedUser: false };
+/** Threads this process opened for handoff alerts or found in the store, remembered (count). */
+const FOLLOWED_THREADS_LIMIT = 10_000;
+/** Discord's auto-archive choices are 60, 1440, 4320 or 10080 minutes: a handoff thread idles a day. */
+const ALERT_THREAD_ARCHIVE_MINUTES = 1440;
 
 export interface DiscordAdapterDeps {
   config: Pick<Config, 'discord'>;
@@ -132,6 +144,13 @@ export class DiscordAdapter implements Adapter {
   /** Handling in the background, awaited on stop. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly log: Logger;
+  /** Thread ids the bot follows though the cache may not say it owns them (see the file comment). */
+  private readonly followedThreads = new Set<string>();
+  /**
+   * Per channel: a store lookup in progress (`followsThread`), and the messages of that channel
+   * queued behind it, so they reach the core in the order they came.
+   */
+  private readonly lookups = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: DiscordAdapterDeps) {
     const { token, apiUrl } = deps.config.discord;
@@ -210,6 +229,7 @@ export class DiscordAdapter implements Adapter {
     return !this.stopping && shards.size > 0 && shards.every((shard) => shard.status === Status.Ready);
   }
 
+  /** Posts into a channel address (`discord:<channel>`) or one of this adapter's thread keys. */
   async send(threadKey: string, markdown: string, options?: SendOptions): Promise<void> {
     if (options?.ephemeral) throw new Error('Discord cannot show a message to one user outside an interaction');
     const channelId = channelOfKey(threadKey);
@@ -217,6 +237,35 @@ export class DiscordAdapter implements Adapter {
     for (const content of discordChunks(markdown)) {
       await this.client.rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: { parse: [] } } });
     }
+  }
+
+  /**
+   * Posts a handoff alert into `discord:<channel id>`, opens a thread on it and resolves with
+   * `discord:<guild>:<thread id>`. The thread has the alert's id, as in thread reply mode, so its
+   * messages carry that key; every human message there then reaches the core without a mention.
+   */
+  async openThread(channel: string, markdown: string): Promise<string> {
+    const channelId = /^discord:(\d+)$/.exec(channel)?.[1];
+    if (!channelId) throw new Error(`not a Discord channel address: ${channel}`);
+    const [first = '', ...rest] = discordChunks(markdown);
+    const alert = (await this.client.rest.post(Routes.channelMessages(channelId), { body: { content: first, allowed_mentions: { parse: [] } } })) as APIMessage;
+    const heading = first.split('\n', 1)[0]!.replace(/[*_`~|>#]/g, '');
+    const thread = (await this.client.rest.post(Routes.threads(channelId, alert.id), {
+      body: { name: threadName(heading, 'Handoff'), auto_archive_duration: ALERT_THREAD_ARCHIVE_MINUTES },
+    })) as APIThreadChannel;
+    const parent = this.client.channels.cache.get(channelId);
+    const guildId = thread.guild_id ?? (parent && 'guildId' in parent ? parent.guildId : undefined);
+    if (!guildId) throw new Error(`Discord gave no guild for channel ${channelId}`);
+    this.follow(thread.id);
+    for (const content of rest) await this.client.rest.post(Routes.channelMessages(thread.id), { body: { content, allowed_mentions: { parse: [] } } });
+    return `discord:${guildId}:${thread.id}`;
+  }
+
+  /** Remembers a thread the bot takes part in (bounded: the oldest is forgotten first). */
+  private follow(threadId: string): void {
+    this.followedThreads.delete(threadId);
+    this.followedThreads.add(threadId);
+    if (this.followedThreads.size > FOLLOWED_THREADS_LIMIT) this.followedThreads.delete(this.followedThreads.values().next().value!);
   }
 
   /** Logs in and waits for READY and the guilds; a refused token or intent is a configuration error. */
@@ -280,16 +329,45 @@ export class DiscordAdapter implements Adapter {
   private onMessage(message: Message): void {
     const bridge = this.bridge;
     if (!bridge || this.stopping) return;
-    const incoming = this.messageIncoming(message);
-    if (!incoming) return;
-    // Decided and handed over synchronously: the core's per-thread queue keeps arrival order.
+    const seen = this.messageIncoming(message);
+    if (!seen) return;
+    const { incoming, known } = seen;
+    const channelId = message.channelId;
+    const pending = this.lookups.get(channelId);
+    if (known && !pending) return this.hand(bridge, message, incoming);
+    const step = async (): Promise<void> => {
+      if (!known) {
+        const follows = await bridge.followsThread(incoming.threadKey).catch((err: unknown) => {
+          this.log.warn({ err, thread: incoming.threadKey }, 'could not tell whether the bot follows a Discord thread; the message is not answered');
+          return false;
+        });
+        if (!follows) return;
+        this.follow(channelId);
+      }
+      if (!this.stopping) this.hand(bridge, message, incoming);
+    };
+    const next = (pending ?? Promise.resolve()).then(step);
+    this.lookups.set(channelId, next);
+    this.track(
+      next.finally(() => {
+        if (this.lookups.get(channelId) === next) this.lookups.delete(channelId);
+      }),
+    );
+  }
+
+  /** Decided and handed over synchronously: the core's per-thread queue keeps arrival order. */
+  private hand(bridge: BridgePort, message: Message, incoming: Incoming): void {
     const decision = bridge.decide(incoming);
     if (decision.kind === 'ignore') return;
     this.track(bridge.handle(incoming, this.messageReply(message, incoming.text), decision));
   }
 
-  /** Normalises a message, or undefined when the bot should stay silent. */
-  private messageIncoming(message: Message): Incoming | undefined {
+  /**
+   * Normalises a message, or undefined when the bot should stay silent. `known` is false for a
+   * message in a thread whose owner the cache does not know: it is the bot's only if the store
+   * says it follows the thread.
+   */
+  private messageIncoming(message: Message): { incoming: Incoming; known: boolean } | undefined {
     const me = this.client.user;
     if (!me || message.author.bot || message.webhookId || message.system) return undefined;
     if (message.type !== MessageType.Default && message.type !== MessageType.Reply) return undefined;
@@ -297,29 +375,33 @@ export class DiscordAdapter implements Adapter {
     const guildId = message.guildId;
     let text = message.content;
     let threadKey: string;
+    let known = true;
     if (!guildId) {
       threadKey = `discord:dm:${channel.id}`;
     } else {
       const mentioned = message.mentions.users.has(me.id);
       const repliesToBot = message.reference !== null && message.mentions.repliedUser?.id === me.id;
-      const botThread = channel.isThread() && channel.ownerId === me.id;
-      if (!mentioned && !repliesToBot && !botThread) return undefined;
+      const botThread = channel.isThread() && (channel.ownerId === me.id || this.followedThreads.has(channel.id));
+      known = mentioned || repliesToBot || botThread;
+      // A thread the cache knows another owner of is a member's: the bot answers mentions only.
+      if (!known && !(channel.isThread() && !channel.ownerId)) return undefined;
       text = text.replace(new RegExp(`<@!?${me.id}>`, 'g'), '').replace(/[ \t]{2,}/g, ' ').trim();
       if (channel.isThread()) threadKey = `discord:${guildId}:${channel.id}`;
       else if (this.deps.config.discord.replyMode === 'thread') threadKey = `discord:${guildId}:${message.id}`;
       else threadKey = `discord:${guildId}:${channel.id}:u${message.author.id}`;
     }
     const admin = this.deps.config.discord.adminIds.has(message.author.id) || (message.member?.permissions.has(PermissionFlagsBits.ManageGuild) ?? false);
-    return {
+    const incoming: Incoming = {
       platform: 'discord',
       threadKey,
       spaceKey: guildId ? `discord:${guildId}` : `discord:dm:${channel.id}`,
       dedupeKey: message.id,
-      sender: senderOf(message.author, admin),
+      sender: senderOf(message.author, admin, message.member),
       text,
       attachments: message.attachments.map((a) => this.attachment(a)),
       isPrivate: !guildId,
     };
+    return { incoming, known };
   }
 
   /**
@@ -478,7 +560,7 @@ export class DiscordAdapter implements Adapter {
     const choices = await bridge.complete({
       platform: 'discord',
       spaceKey: spaceKeyOf(interaction.guildId, interaction.channelId),
-      sender: senderOf(interaction.user, this.interactionAdmin(interaction)),
+      sender: senderOf(interaction.user, this.interactionAdmin(interaction), interaction.member),
       command: interaction.commandName,
       argument: focused.name,
       partial: String(focused.value),
@@ -528,7 +610,7 @@ export class DiscordAdapter implements Adapter {
       threadKey,
       spaceKey: spaceKeyOf(guildId, channelId),
       dedupeKey: interaction.id,
-      sender: senderOf(user, this.interactionAdmin(interaction)),
+      sender: senderOf(user, this.interactionAdmin(interaction), interaction.member),
       text: '',
       command: { name: command, args: '', values },
       attachments,
@@ -579,8 +661,10 @@ export class DiscordAdapter implements Adapter {
   }
 }
 
-function senderOf(user: User, isAdmin: boolean): Sender {
-  return { id: user.id, name: user.globalName ?? user.username, isAdmin };
+/** The sender, named as the guild shows them: server nickname, else global display name, else username. */
+function senderOf(user: User, isAdmin: boolean, member: GuildMember | APIInteractionGuildMember | null): Sender {
+  const nickname = member ? ('displayName' in member ? member.nickname : member.nick) : undefined;
+  return { id: user.id, name: nickname || user.globalName || user.username, isAdmin };
 }
 
 function spaceKeyOf(guildId: string | null, channelId: string | null): string {

@@ -33,6 +33,10 @@ export interface FakeUser {
   bot?: boolean;
   /** Role ids this user has in the fake guild. */
   roles?: string[];
+  /** Display name across Discord (`global_name`); default the username (null for bots). */
+  globalName?: string;
+  /** Server nickname in the fake guild (`member.nick`); default none. */
+  nick?: string;
 }
 
 export interface FakeRole {
@@ -259,7 +263,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     id: u.id,
     username: u.username,
     discriminator: '0',
-    global_name: u.bot ? null : u.username,
+    global_name: u.globalName ?? (u.bot ? null : u.username),
     avatar: null,
     ...(u.bot ? { bot: true } : {}),
   });
@@ -273,7 +277,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     deaf: false,
     mute: false,
     flags: 0,
-    nick: null,
+    nick: u.nick ?? null,
     avatar: null,
   });
 
@@ -768,7 +772,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       message.mention_roles = [...input.content.matchAll(/<@&(\d+)>/g)].map((x) => x[1]!);
       message.mention_everyone = /@(everyone|here)/.test(input.content);
       if (channel.guild_id) message.member = apiMember(input.author);
-      else message.channel_type = 1; // discord.js builds the DM channel from this
+      // As Discord does: discord.js builds a channel it has not cached (a DM, a swept thread) from this.
+      message.channel_type = channel.type;
       if (channel.type === 11) {
         channel.message_count = Number(channel.message_count ?? 0) + 1;
       }
