@@ -17,7 +17,9 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# --ignore-scripts: the project's own `prepare` (a build) needs the dev tools this stage leaves out;
+# sqlite3's native build is then run on its own.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
