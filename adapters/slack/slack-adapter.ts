@@ -56,6 +56,8 @@ const FORM_CALLBACK = 'asyntai_form';
 const UPLOAD_CALLBACK = 'asyntai_upload';
 const CONFIRM_ACTION = 'asyntai_confirm';
 const CANCEL_ACTION = 'asyntai_cancel';
+/** The "Hand back to the assistant" button of a handoff alert: `/resume` for the alert's thread. */
+const RESUME_ACTION = 'asyntai_resume';
 /** Modal titles are at most 24 characters. */
 const MODAL_TITLE_LIMIT = 24;
 /** A button's value holds at most 2,000 characters. */
@@ -251,7 +253,10 @@ export class SlackAdapter implements Adapter {
     const target = parseThreadKey(channel);
     if (!target || target.threadTs || target.user) throw new Error(`not a Slack channel address: ${channel}`);
     const [first = '', ...rest] = slackChunks(markdown, SLACK_MESSAGE_LIMIT);
-    const posted = await this.app.client.chat.postMessage({ channel: target.channel, text: first, ...NO_UNFURL });
+    // The button is the one way to end it from Slack besides a typed message: Slack sends slash
+    // commands without their thread (and its client will not send them from one at all).
+    const blocks = first.length <= SLACK_SECTION_LIMIT ? resumeBlocks(first) : undefined;
+    const posted = await this.app.client.chat.postMessage({ channel: target.channel, text: first, ...(blocks ? { blocks } : {}), ...NO_UNFURL });
     if (!posted.ts) throw new Error('chat.postMessage returned no ts');
     for (const text of rest) await this.app.client.chat.postMessage({ channel: target.channel, text, thread_ts: posted.ts, ...NO_UNFURL });
     const threadKey = `slack:${await this.workspace()}:${target.channel}:${posted.ts}`;
@@ -296,6 +301,10 @@ export class SlackAdapter implements Adapter {
     app.action(CONFIRM_ACTION, async ({ ack, body, action }) => {
       await ack();
       this.onConfirm(body as unknown as ButtonBody, (action as { value?: string }).value ?? '');
+    });
+    app.action(RESUME_ACTION, async ({ ack, body }) => {
+      await ack();
+      this.onResumeButton(body as unknown as ButtonBody);
     });
     app.action(CANCEL_ACTION, async ({ ack, body }) => {
       await ack();
@@ -481,6 +490,28 @@ export class SlackAdapter implements Adapter {
     const dedupe = `${team}:confirm:${body.user.id}:${body.container?.message_ts ?? body.trigger_id}`;
     const incoming = this.commandIncoming(origin, dedupe, { name: request.command, args: request.args });
     this.run(incoming, this.commandReply(origin, { replaceFirst: true }), this.bridge.decide(incoming, { forms: false }));
+  }
+
+  /** "Hand back to the assistant" on a handoff alert: `/resume` in the alert's thread, answered there. */
+  private onResumeButton(body: ButtonBody): void {
+    const channel = body.container?.channel_id ?? body.channel?.id;
+    const alertTs = body.container?.message_ts;
+    if (!this.bridge || !channel || !alertTs) return;
+    const team = body.team?.id ?? body.user.team_id ?? '';
+    const incoming: Incoming = {
+      platform: 'slack',
+      threadKey: `slack:${team}:${channel}:${alertTs}`,
+      spaceKey: `slack:${team}`,
+      // Each click is its own request: a second one is told the handoff already ended.
+      dedupeKey: `${team}:resume:${body.trigger_id}`,
+      sender: this.sender(body.user.id, body.user.name ?? body.user.username),
+      text: '',
+      command: { name: 'resume', args: '' },
+      attachments: [],
+      isPrivate: false,
+    };
+    const reply = this.messageReply({ channel, threadTs: alertTs, user: body.user.id, isDm: false, typing: { channel, ts: alertTs, shown: true } });
+    this.run(incoming, reply, this.bridge.decide(incoming, { forms: false }));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -828,6 +859,14 @@ function confirmBlocks(question: string, command: string, args: string, request:
         { type: 'button', action_id: CANCEL_ACTION, text: plain('Cancel'), value: 'cancel' },
       ],
     },
+  ];
+}
+
+/** A handoff alert as blocks: its text, and the button that hands the conversation back. */
+function resumeBlocks(text: string): Record<string, unknown>[] {
+  return [
+    { type: 'section', text: { type: 'mrkdwn', text } },
+    { type: 'actions', block_id: 'asyntai_handoff', elements: [{ type: 'button', action_id: RESUME_ACTION, text: plain('Hand back to the assistant'), value: 'resume' }] },
   ];
 }
 
