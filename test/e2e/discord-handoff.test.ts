@@ -162,4 +162,22 @@ describe('human handoff with a Discord team channel', () => {
       await bridge.close();
     }
   });
+
+  it('the /resume slash command in the thread ends it, signed with the member\'s nickname', async () => {
+    const bridge = await boot();
+    try {
+      const threadsBefore = discord.threadsStarted.length;
+      const endsBefore = countToCarla('You are talking with the assistant again.');
+      carlaSays('/human a question about my invoice');
+      await discord.waitFor(() => discord.threadsStarted.length === threadsBefore + 1);
+      const thread = discord.threadsStarted.at(-1)!.messageId;
+      discord.userSends({ author: ANN, channelId: thread, content: 'Looking at your invoice now.' });
+      await toCarla('Ann (support): Looking at your invoice now.');
+      const resume = discord.runCommand({ user: ANN, channelId: thread, name: 'resume' });
+      await discord.waitFor(() => resume.messages.some((m) => m.content.includes('Handoff ended by Ann')));
+      await discord.waitFor(() => countToCarla('You are talking with the assistant again.') === endsBefore + 1);
+    } finally {
+      await bridge.close();
+    }
+  });
 });
