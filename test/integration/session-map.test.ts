@@ -69,6 +69,21 @@ for (const name of BACKENDS) {
         expect(await after.sessionFor('telegram:7:t3', 'telegram')).toBe(id);
         expect(await after.threadOf(id)).toBe('telegram:7:t3');
       });
+
+      it("another instance's id is found at once, and its /reset within the cache's lifetime", async () => {
+        const [a, b] = await Promise.all([backend.open(), backend.open()]);
+        const onA = new SessionMap(a);
+        const onB = new SessionMap(b, undefined, 200);
+        // "No session yet" is never cached: an id minted elsewhere is seen at once.
+        expect(await onB.peek('slack:T1:C1:1.2')).toBeUndefined();
+        const first = await onA.sessionFor('slack:T1:C1:1.2', 'slack');
+        expect(await onB.sessionFor('slack:T1:C1:1.2', 'slack')).toBe(first);
+        const fresh = await onA.reset('slack:T1:C1:1.2', 'slack');
+        // B answers from memory until its entry expires, then reads the reset.
+        expect(await onB.peek('slack:T1:C1:1.2')).toBe(first);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(await onB.peek('slack:T1:C1:1.2')).toBe(fresh);
+      });
     }
 
     it('reset replaces the id and maps the new one back', async () => {
