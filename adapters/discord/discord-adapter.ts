@@ -334,7 +334,10 @@ export class DiscordAdapter implements Adapter {
     const { incoming, known } = seen;
     const channelId = message.channelId;
     const pending = this.lookups.get(channelId);
-    if (known && !pending) return this.hand(bridge, message, incoming);
+    if (known && !pending) {
+      void this.hand(bridge, message, incoming);
+      return;
+    }
     const step = async (): Promise<void> => {
       if (!known) {
         const follows = await bridge.followsThread(incoming.threadKey).catch((err: unknown) => {
@@ -344,7 +347,8 @@ export class DiscordAdapter implements Adapter {
         if (!follows) return;
         this.follow(channelId);
       }
-      if (!this.stopping) this.hand(bridge, message, incoming);
+      // Awaited, so stop() (which awaits this lookup) also waits for the answer it started.
+      await this.hand(bridge, message, incoming);
     };
     const next = (pending ?? Promise.resolve()).then(step);
     this.lookups.set(channelId, next);
@@ -355,11 +359,16 @@ export class DiscordAdapter implements Adapter {
     );
   }
 
-  /** Decided and handed over synchronously: the core's per-thread queue keeps arrival order. */
-  private hand(bridge: BridgePort, message: Message, incoming: Incoming): void {
+  /**
+   * Decided and handed over synchronously: the core's per-thread queue keeps arrival order.
+   * Resolves once answered (never rejects).
+   */
+  private async hand(bridge: BridgePort, message: Message, incoming: Incoming): Promise<void> {
     const decision = bridge.decide(incoming);
     if (decision.kind === 'ignore') return;
-    this.track(bridge.handle(incoming, this.messageReply(message, incoming.text), decision));
+    const work = bridge.handle(incoming, this.messageReply(message, incoming.text), decision);
+    this.track(work);
+    await work;
   }
 
   /**

@@ -341,7 +341,10 @@ export class SlackAdapter implements Adapter {
       if (!known && (event.thread_ts === undefined || !followups)) return;
     }
     const pending = this.lookups.get(threadKey);
-    if (known && !pending) return this.accept(event, user, team, botUserId, threadKey);
+    if (known && !pending) {
+      void this.accept(event, user, team, botUserId, threadKey);
+      return;
+    }
     const step = async (): Promise<void> => {
       if (!known) {
         const follows = await bridge.followsThread(threadKey).catch((err: unknown) => {
@@ -350,7 +353,8 @@ export class SlackAdapter implements Adapter {
         });
         if (!follows) return;
       }
-      this.accept(event, user, team, botUserId, threadKey);
+      // Awaited, so stop() (which awaits this lookup) also waits for the answer it started.
+      await this.accept(event, user, team, botUserId, threadKey);
     };
     const next = (pending ?? Promise.resolve()).then(step);
     this.lookups.set(threadKey, next);
@@ -361,9 +365,9 @@ export class SlackAdapter implements Adapter {
     void done.finally(() => this.inFlight.delete(done));
   }
 
-  /** A message for the bot: normalised, decided and handed to the core. */
-  private accept(event: MessageEvent, user: string, team: string, botUserId: string, threadKey: string): void {
-    if (!this.bridge) return;
+  /** A message for the bot: normalised, decided and handed to the core; resolves once answered. */
+  private accept(event: MessageEvent, user: string, team: string, botUserId: string, threadKey: string): Promise<void> | undefined {
+    if (!this.bridge) return undefined;
     const { channel, ts } = event;
     const isDm = event.channel_type === 'im';
     const threadTs = isDm ? event.thread_ts : (event.thread_ts ?? ts);
@@ -379,11 +383,11 @@ export class SlackAdapter implements Adapter {
       isPrivate: isDm,
     };
     const decision = this.bridge.decide(incoming, { forms: false });
-    if (decision.kind === 'ignore') return;
+    if (decision.kind === 'ignore') return undefined;
     if (!isDm) this.answeredThreads.add(threadKey);
     const typing = { channel, ts, shown: false };
     const reply = this.messageReply({ channel, threadTs, user, isDm, typing });
-    this.run(incoming, reply, decision, async () => {
+    return this.handOver(incoming, reply, decision, async () => {
       if (!typing.shown) return;
       await this.app.client.reactions
         .remove({ channel, timestamp: ts, name: TYPING_REACTION })
@@ -537,15 +541,21 @@ export class SlackAdapter implements Adapter {
   }
 
   /** Hands the event to the core in the background; `after` runs once it is answered. */
-  private run(incoming: Incoming, reply: Reply, decision: Decision, after?: () => Promise<void>): void {
+  private run(incoming: Incoming, reply: Reply, decision: Decision): void {
+    void this.handOver(incoming, reply, decision);
+  }
+
+  /** `run`, resolving once answered (never rejects): for callers that must wait for it. */
+  private handOver(incoming: Incoming, reply: Reply, decision: Decision, after?: () => Promise<void>): Promise<void> | undefined {
     const bridge = this.bridge;
-    if (!bridge || decision.kind === 'ignore' || decision.kind === 'form') return;
+    if (!bridge || decision.kind === 'ignore' || decision.kind === 'form') return undefined;
     const work = bridge
       .handle(incoming, reply, decision)
       .then(after)
       .catch((err: unknown) => this.deps.logger.error({ err }, 'Slack event handling failed'));
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
+    return work;
   }
 
   private async openModal(triggerId: string, view: Record<string, unknown>, origin: CommandOrigin): Promise<void> {
