@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, type RunnerHandle } from '@grammyjs/runner';
 import { Bot, GrammyError, HttpError, InputFile, type Context } from 'grammy';
@@ -59,13 +59,17 @@ export class TelegramAdapter implements Adapter {
    * down. Cleared when an attempt starts, since a long poll that reached Telegram is held open.
    */
   private pollFailing = false;
+  private readonly httpAgent: HttpAgent | undefined;
 
   constructor(private readonly deps: TelegramAdapterDeps) {
     const { token, apiRoot } = deps.config.telegram;
     if (!token) throw new Error('TELEGRAM_BOT_TOKEN is required');
     this.token = token;
     this.apiRoot = apiRoot ?? DEFAULT_API_ROOT;
-    this.bot = new Bot(token, { client: { apiRoot: this.apiRoot } });
+    // grammY keeps https connections alive by itself, but opens a new connection per call on an
+    // http API root (a local Bot API server): one agent for the bot, closed on stop.
+    this.httpAgent = this.apiRoot.startsWith('http:') ? new HttpAgent({ keepAlive: true }) : undefined;
+    this.bot = new Bot(token, { client: { apiRoot: this.apiRoot, ...(this.httpAgent ? { baseFetchConfig: { agent: this.httpAgent } } : {}) } });
     // The runner runs silent (no console); failures of any call, polling included, reach our log.
     // Installed first, so it sits inside auto-retry (the last transformer installed is the
     // outermost) and logs every attempt, not only the last.
@@ -122,6 +126,7 @@ export class TelegramAdapter implements Adapter {
     this.stopping.abort();
     if (this.runner?.isRunning()) await this.runner.stop();
     await Promise.allSettled([...this.inFlight]);
+    this.httpAgent?.destroy();
   }
 
   isHealthy(): boolean {
@@ -191,15 +196,19 @@ export class TelegramAdapter implements Adapter {
       return;
     }
     const body = await readBody(req); // an oversized body is the server's 413
-    let update: Update;
+    let update: unknown;
     try {
-      update = JSON.parse(body.toString('utf8')) as Update;
+      update = JSON.parse(body.toString('utf8'));
     } catch {
+      update = undefined;
+    }
+    // Telegram only posts objects; anything else (or not JSON) is refused before grammY sees it.
+    if (typeof update !== 'object' || update === null) {
       res.writeHead(400).end();
       return;
     }
     res.writeHead(200).end();
-    const work = this.bot.handleUpdate(update).catch((err: unknown) => this.deps.logger.error({ err }, 'Telegram update failed'));
+    const work = this.bot.handleUpdate(update as Update).catch((err: unknown) => this.deps.logger.error({ err }, 'Telegram update failed'));
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }
@@ -207,7 +216,14 @@ export class TelegramAdapter implements Adapter {
   private async onMessage(ctx: Context): Promise<void> {
     const message = ctx.message;
     if (!message || !this.bridge) return;
-    const incoming = this.toIncoming(message, ctx.update.update_id);
+    let incoming: Incoming | undefined;
+    try {
+      incoming = this.toIncoming(message, ctx.update.update_id);
+    } catch (err) {
+      // Only a message outside the Bot API's types gets here (the webhook takes any JSON object).
+      this.deps.logger.warn({ err, update: ctx.update.update_id }, 'Telegram message not understood; ignored');
+      return;
+    }
     if (incoming) await this.bridge.handle(incoming, this.replyTo(message));
   }
 
@@ -216,7 +232,7 @@ export class TelegramAdapter implements Adapter {
     const from = message.from;
     if (!from || from.is_bot || message.sender_chat) return undefined;
     const text = message.text ?? message.caption;
-    if (text === undefined) return undefined; // stickers, media without caption, service messages
+    if (typeof text !== 'string') return undefined; // stickers, media without caption, service messages
     const entities = message.entities ?? message.caption_entities ?? [];
     const me = this.bot.botInfo;
     const isPrivate = message.chat.type === 'private';
