@@ -4,6 +4,7 @@
  * raw HTTP exchange for requests no well-behaved client would send.
  */
 import { connect } from 'node:net';
+import fc from 'fast-check';
 
 /** Runs per property: FUZZ_RUNS, else `fallback`. `npm run fuzz` sets FUZZ_RUNS=20000. */
 export function fuzzRuns(fallback: number): number {
@@ -51,4 +52,28 @@ export async function rawExchange(port: number, bytes: Buffer | string, timeoutM
     socket.on('error', () => undefined);
     socket.end(bytes);
   });
+}
+
+/** A JSON value of the wrong kind for whatever field it lands in: null, a number, a string, an array, an object. */
+export const wrongType: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.string({ maxLength: 12 }),
+  fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null)), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxKeys: 3 }),
+);
+
+/** Mostly `right`, sometimes a value of the wrong type (a field that is missing is the record's job). */
+export function rightOrWrong<T>(right: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
+  return fc.oneof({ weight: 4, arbitrary: right }, { weight: 1, arbitrary: wrongType });
+}
+
+/** Text a user could type, now and then far over the platform's limits (up to `maxHuge` characters). */
+export function userText(words: readonly string[], maxHuge: number): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.array(fc.oneof(fc.constantFrom(...words), fc.string({ maxLength: 8, unit: 'grapheme' })), { maxLength: 8 }).map((w) => w.join(' ')) },
+    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1_000, max: maxHuge }), fc.constantFrom('a', 'é', '😀', '<b>', '&', '\u0000', ' ')).map(([n, unit]) => unit.repeat(Math.ceil(n / unit.length))) },
+  );
 }
