@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
@@ -102,6 +103,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // Aborts requests still waiting out injected latency when the emulator closes.
   const closed = new AbortController();
+  // Every request waiting out injected latency listens to it: many at once is expected, not a leak.
+  setMaxListeners(0, closed.signal);
   const keyDigests = apiKeys.map(digest);
   const logger = options.logger;
   const server = createServer((req, res) => {
