@@ -379,7 +379,7 @@ export class SlackAdapter implements Adapter {
       dedupeKey: `${team}:${channel}:${ts}`,
       sender: this.sender(user, profile?.display_name || profile?.real_name || profile?.name),
       text: plainText(event.text ?? '', botUserId),
-      attachments: (event.files ?? []).map((f) => this.attachment(f)),
+      attachments: Array.isArray(event.files) ? event.files.map((f) => this.attachment(f)) : [],
       isPrivate: isDm,
     };
     const decision = this.bridge.decide(incoming, { forms: false });
@@ -397,7 +397,8 @@ export class SlackAdapter implements Adapter {
 
   /** A slash command: decide at once, acknowledge (with a refusal, a modal or a confirmation), work after. */
   private async onSlashCommand(command: SlashCommandBody, ack: AckFn<string | RespondArguments>): Promise<void> {
-    if (!this.bridge) return ack();
+    // Slack always sends these as strings; a body without them is not one to answer.
+    if (!this.bridge || typeof command.command !== 'string' || typeof command.channel_id !== 'string') return ack();
     const name = command.command.replace(/^\//, '').toLowerCase();
     const origin: CommandOrigin = {
       team: command.team_id,
@@ -444,7 +445,7 @@ export class SlackAdapter implements Adapter {
     const values: Record<string, string> = {};
     const errors: Record<string, string> = {};
     for (const field of form.fields) {
-      const value = (view.state.values[field.id]?.value?.value ?? '').trim();
+      const value = String(view.state?.values?.[field.id]?.value?.value ?? '').trim();
       values[field.id] = value;
       const problem = fieldProblem(value, field.minLength, field.maxLength);
       if (problem) errors[field.id] = problem;
@@ -460,7 +461,7 @@ export class SlackAdapter implements Adapter {
   private async onUploadSubmission(view: SubmittedView, user: ViewUser, team: string, ack: AckFn<ViewResponseAction>): Promise<void> {
     const meta = parseMetadata(view.private_metadata);
     if (!meta || !this.bridge) return ack();
-    const file = view.state.values.file?.file?.files?.[0];
+    const file = view.state?.values?.file?.file?.files?.[0];
     if (!file) return ack({ response_action: 'errors', errors: { file: 'Choose a .csv or .xlsx file.' } });
     if (!/\.(csv|xlsx)$/i.test(file.name ?? '')) return ack({ response_action: 'errors', errors: { file: 'Only .csv and .xlsx files can be added.' } });
     await ack();
@@ -481,6 +482,8 @@ export class SlackAdapter implements Adapter {
     } catch {
       return;
     }
+    // The value is ours (set on the button), but a forged or mangled one must not reach the core.
+    if (typeof request?.command !== 'string' || typeof request.args !== 'string' || typeof request.threadKey !== 'string') return;
     const team = body.team?.id ?? body.user.team_id ?? '';
     const origin: CommandOrigin = {
       team,

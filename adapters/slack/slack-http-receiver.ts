@@ -93,10 +93,12 @@ export class SlackHttpReceiver implements Receiver {
     try {
       await this.app.processEvent(event);
     } catch (err) {
-      this.options.logger.error({ err }, 'Slack request failed');
+      // Bolt's own routing throws on bodies Slack never sends (`event: false`, `actions: null`):
+      // the request is at fault, so 400, not a server error.
+      this.options.logger.warn({ err }, 'Slack request could not be processed');
       if (!acked) {
         acked = true;
-        res.writeHead(500).end();
+        res.writeHead(400).end();
       }
       return;
     }
