@@ -124,6 +124,24 @@ export class ShellAdapter implements Adapter {
     if (atPrompt) this.reader?.prompt(true);
   }
 
+  /** Saves a file sent outside a request (a handoff relay) to the download folder and prints where, as answers with files do. */
+  async sendFile(_threadKey: string, file: OutgoingFile): Promise<void> {
+    const atPrompt = this.interactive && !this.closed && !this.answering;
+    if (atPrompt) this.output.write('\r\x1b[K');
+    const path = await this.saveFile(file);
+    // "Ann (support) sent a file: report.pdf, saved to …"
+    await this.reply().text(`${file.caption ?? 'A file'}: ${file.name}, saved to \`${path}\``);
+    if (atPrompt) this.reader?.prompt(true);
+  }
+
+  /** Writes `file` into the download folder; resolves with its path. */
+  private async saveFile(file: OutgoingFile): Promise<string> {
+    await mkdir(this.downloadDir, { recursive: true });
+    const path = join(this.downloadDir, `${Date.now()}-${basename(file.name)}`);
+    await writeFile(path, file.data);
+    return path;
+  }
+
   private async answerLine(bridge: BridgePort, line: string): Promise<void> {
     const live = () => this.interactive && !this.closed;
     this.answering = true;
@@ -186,9 +204,7 @@ export class ShellAdapter implements Adapter {
     return {
       text: (markdown) => write(this.render(markdown)),
       file: async (file: OutgoingFile) => {
-        await mkdir(this.downloadDir, { recursive: true });
-        const path = join(this.downloadDir, `${Date.now()}-${basename(file.name)}`);
-        await writeFile(path, file.data);
+        const path = await this.saveFile(file);
         await write(this.render(`(${file.caption ?? file.name} saved to \`${path}\`)`));
       },
     };

@@ -16,7 +16,7 @@ import { Bot, GrammyError, HttpError, InputFile, type Context } from 'grammy';
 import type { BotCommand, Message, MessageEntity, Update } from 'grammy/types';
 import { request } from 'undici';
 import { ConfigError, type Config } from '../../src/config.js';
-import { COMMANDS, type Adapter, type Attachment, type BridgePort, type CommandDefinition, type Incoming, type Reply } from '../../src/core/index.js';
+import { COMMANDS, type Adapter, type Attachment, type BridgePort, type CommandDefinition, type Incoming, type OutgoingFile, type Reply } from '../../src/core/index.js';
 import { readBody, type HttpServer } from '../../src/http/server.js';
 import type { Logger } from '../../src/log.js';
 import { TELEGRAM_TEXT_LIMIT, telegramChunks } from './telegram-html.js';
@@ -32,6 +32,20 @@ export interface TelegramAdapterDeps {
   http: HttpServer | undefined;
   /** Delays between start-up attempts while Telegram cannot be reached; default 2 s doubling to 60 s. */
   connectRetry?: { firstDelayMs: number; maxDelayMs: number };
+}
+
+/**
+ * Where `send` and `sendFile` post for a thread key (`telegram:<chat>`, `…:u<user>`, `…:t<topic>`)
+ * or a message reference (`…:m<id>`, as they return: the post replies to that message).
+ */
+function decodeThreadKey(threadKey: string): { chatId: number; thread: { message_thread_id?: number }; replyTo: number | undefined } {
+  const match = /^telegram:(-?\d+)(?::(?:u\d+|t(\d+)|m(\d+)))?$/.exec(threadKey);
+  if (!match) throw new Error(`not a Telegram thread key: ${threadKey}`);
+  return {
+    chatId: Number(match[1]),
+    thread: match[2] === undefined ? {} : { message_thread_id: Number(match[2]) },
+    replyTo: match[3] === undefined ? undefined : Number(match[3]),
+  };
 }
 
 /** The conversation a message belongs to: one Asyntai session each (README "Telegram"). */
@@ -143,14 +157,25 @@ export class TelegramAdapter implements Adapter {
    * outside a request: handoff relays, alerts, kept answers.
    */
   async send(threadKey: string, markdown: string): Promise<string[]> {
-    // `…:m<id>` is a message reference (as returned here): the post replies to that message.
-    const match = /^telegram:(-?\d+)(?::(?:u\d+|t(\d+)|m(\d+)))?$/.exec(threadKey);
-    if (!match) throw new Error(`not a Telegram thread key: ${threadKey}`);
-    const chatId = Number(match[1]);
-    const thread = match[2] === undefined ? {} : { message_thread_id: Number(match[2]) };
-    const ids = await this.postText(chatId, thread, match[3] === undefined ? undefined : Number(match[3]), markdown);
+    const { chatId, thread, replyTo } = decodeThreadKey(threadKey);
+    const ids = await this.postText(chatId, thread, replyTo, markdown);
     // References to what was posted: human handoff recognises replies to them (Incoming.replyTo).
     return ids.map((id) => `telegram:${chatId}:m${id}`);
+  }
+
+  /**
+   * Posts a document (sendDocument) into a conversation by its thread key or message reference,
+   * as `send` does, outside a request: files relayed in a human handoff. Resolves with the
+   * reference of the message posted.
+   */
+  async sendFile(threadKey: string, file: OutgoingFile): Promise<string[]> {
+    const { chatId, thread, replyTo } = decodeThreadKey(threadKey);
+    const posted = await this.bot.api.sendDocument(chatId, new InputFile(file.data, file.name), {
+      ...thread,
+      ...(file.caption ? { caption: file.caption } : {}),
+      ...(replyTo === undefined ? {} : { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } }),
+    });
+    return [`telegram:${chatId}:m${posted.message_id}`];
   }
 
   /** One attempt at everything start-up asks of Telegram before updates can flow. */
@@ -231,8 +256,9 @@ export class TelegramAdapter implements Adapter {
   private toIncoming(message: Message, updateId: number): Incoming | undefined {
     const from = message.from;
     if (!from || from.is_bot || message.sender_chat) return undefined;
-    const text = message.text ?? message.caption;
-    if (typeof text !== 'string') return undefined; // stickers, media without caption, service messages
+    // A document without a caption is still a message: human handoff passes it on.
+    const text = message.text ?? message.caption ?? (message.document ? '' : undefined);
+    if (typeof text !== 'string') return undefined; // stickers, other media without caption, service messages
     const entities = message.entities ?? message.caption_entities ?? [];
     const me = this.bot.botInfo;
     const isPrivate = message.chat.type === 'private';
@@ -251,7 +277,9 @@ export class TelegramAdapter implements Adapter {
     }
 
     const admins = this.deps.config.telegram.adminIds;
-    const document = message.document ?? message.reply_to_message?.document;
+    // A command may name the document it replies to (`/kb_upload` as a reply); other messages carry
+    // only their own, so a reply to a document the bot relayed does not send it back.
+    const document = message.document ?? (command ? message.reply_to_message?.document : undefined);
     return {
       platform: 'telegram',
       threadKey: threadKeyOf(message),

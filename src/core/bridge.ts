@@ -89,7 +89,8 @@ export class Bridge implements BridgePort {
    */
   decide(incoming: Incoming, capabilities: Capabilities = {}): Decision {
     const typed = this.commandOf(incoming);
-    if (!typed) return incoming.text.trim() === '' ? IGNORE : { kind: 'run', command: undefined, ephemeral: false };
+    // A file without text is run too: human handoff passes it on (the assistant takes no files).
+    if (!typed) return incoming.text.trim() === '' && incoming.attachments.length === 0 ? IGNORE : { kind: 'run', command: undefined, ephemeral: false };
     const command = findCommand(typed.name);
     if (!command) {
       const suggestion = closestName(typed.name.toLowerCase().replace(/_/g, '-'), this.commandsFor(incoming.sender.isAdmin).map((c) => c.name));
@@ -268,9 +269,10 @@ export class Bridge implements BridgePort {
   }
 
   private async ask(incoming: Incoming, reply: Reply, question: string): Promise<void> {
-    if (question === '') return;
+    if (question === '' && incoming.attachments.length === 0) return;
     // A handoff relays it instead (a team member's message, or the customer's to a person).
     if (await this.options.handoff?.intercept(incoming, reply, question)) return;
+    if (question === '') return; // a file alone, outside a handoff: nothing to ask
     if (question.length > this.maxMessageChars) {
       await reply.text(MESSAGES.tooLong(this.maxMessageChars));
       return;

@@ -5,10 +5,11 @@
  * person has been asked to join, and an alert goes to TEAM_CHANNEL (possibly on another platform).
  * Until someone takes it, the assistant keeps answering and each exchange is copied under the
  * alert. A team member takes over by replying to the alert (in its thread, or as a reply to it);
- * from then on messages are relayed both ways and the assistant stays quiet. A takeover in the
- * Asyntai dashboard (`takeover.started`) instead keeps the customer's messages going to /chat/ and
- * relays what the agent writes there, read from /conversations/. `/resume`, or no message from the
- * team for HANDOFF_IDLE_MINUTES, ends it.
+ * from then on messages are relayed both ways, files too (up to 10 MB, where the receiving adapter
+ * has `sendFile`; otherwise a line says a file could not be passed on), and the assistant stays
+ * quiet. A takeover in the Asyntai dashboard (`takeover.started`) instead keeps the customer's
+ * messages going to /chat/ and relays what the agent writes there, read from /conversations/.
+ * `/resume`, or no message from the team for HANDOFF_IDLE_MINUTES, ends it.
  *
  * State lives in the store (it survives restarts and is shared by instances):
  * - `handoff:<thread key>`: the customer side (`CustomerSide`) under the customer's thread, or the
@@ -29,7 +30,7 @@ import type { Logger } from '../log.js';
 import type { Outbox } from './outbox.js';
 import type { SessionMap } from './session-map.js';
 import type { StateStore } from './state-store.js';
-import type { Adapter, Incoming, PlatformName, Reply } from './types.js';
+import type { Adapter, Attachment, Incoming, OutgoingFile, PlatformName, Reply } from './types.js';
 
 export interface HandoffOptions {
   store: StateStore;
@@ -103,6 +104,11 @@ const SEEN_TTL_MS = 7 * 24 * 60 * 60_000;
 const ASKING_HOLD_MS = 2 * 60_000;
 /** The most recent messages a poll reads (the API's maximum). */
 const POLL_LIMIT = 100;
+/**
+ * Files larger than this are not passed on between the sides of a handoff: each is held in memory
+ * while it is relayed, and the platforms' bot uploads end near it (Discord 10 MB without boosts).
+ */
+const MAX_RELAY_FILE_BYTES = 10 * 1024 * 1024;
 
 /** What each side reads. Markdown; adapters render it. */
 const SAY = {
@@ -177,7 +183,8 @@ export class Handoff {
    * Called before `question` goes to the assistant. True when the handoff took the message: a
    * team member's message relayed to the customer, or the customer's relayed to the team while a
    * person handles the conversation. One store read for a thread without a handoff (two when the
-   * message replies to a bot message).
+   * message replies to a bot message). `incoming.attachments` are passed on with the text (see
+   * `relayFile`); `question` may be empty for a file alone.
    */
   async intercept(incoming: Incoming, reply: Reply, question: string): Promise<boolean> {
     const { threadKey } = incoming;
@@ -195,14 +202,23 @@ export class Handoff {
     }
     if (entry.mode === 'person') {
       if (!entry.teamThread) return false; // nobody could read it: let the assistant answer
+      const teamThread = entry.teamThread;
       try {
-        await this.postToTeam(threadKey, entry.teamThread, `${customer}: ${question}`);
+        if (question !== '') await this.postToTeam(threadKey, teamThread, `${customer}: ${question}`);
+        for (const attachment of incoming.attachments) {
+          await this.relayFile(attachment, teamThread, customer, {
+            file: (file) => this.postFileToTeam(threadKey, teamThread, file),
+            text: (markdown) => this.postToTeam(threadKey, teamThread, markdown),
+          });
+        }
       } catch (err) {
         this.options.logger.warn({ err, thread: threadKey }, 'handoff: could not relay a customer message to the team');
         await reply.text(SAY.relayFailed);
       }
       return true;
     }
+    // A file alone: nothing to ask the assistant, which takes no files.
+    if (question === '') return true;
     if (entry.mode === 'dashboard') this.asking.set(threadKey, Date.now());
     else if (entry.teamThread) this.copies.set(threadKey, { teamThread: entry.teamThread, customer });
     return false;
@@ -423,8 +439,15 @@ export class Handoff {
       }
     }
     // Platforms that give no display name still show the customer that a person writes.
+    const signature = name ? `${name} (support)` : 'Support';
     try {
-      await this.postToCustomer(customerThread, name ? `${name} (support): ${text}` : `Support: ${text}`);
+      if (text !== '') await this.postToCustomer(customerThread, `${signature}: ${text}`);
+      for (const attachment of incoming.attachments) {
+        await this.relayFile(attachment, customerThread, signature, {
+          file: (file) => this.postFileToCustomer(customerThread, file),
+          text: (markdown) => this.postToCustomer(customerThread, markdown),
+        });
+      }
     } catch (err) {
       this.options.logger.warn({ err, thread: customerThread }, 'handoff: could not relay a team message to the customer');
       await reply.text(SAY.notDelivered);
@@ -582,6 +605,68 @@ export class Handoff {
     await this.remember(references, { side: 'team', customerThread });
   }
 
+  /** Posts a file into the team thread; like `postToTeam`, replies to it lead back here. */
+  private async postFileToTeam(customerThread: string, teamThread: string, file: OutgoingFile): Promise<void> {
+    const references = await this.adapterFor(teamThread).sendFile!(teamThread, file);
+    await this.remember(references, { side: 'team', customerThread });
+  }
+
+  /**
+   * Posts a file to the customer. The outbox keeps text only: while it holds answers for the
+   * thread, a file posted now would overtake them, so it refuses and the caller says so in text
+   * (which queues behind them).
+   */
+  private async postFileToCustomer(threadKey: string, file: OutgoingFile): Promise<void> {
+    if (this.options.outbox?.holds(threadKey)) throw new Error('answers are waiting in the outbox for this thread');
+    await this.adapterFor(threadKey).sendFile!(threadKey, file);
+  }
+
+  /**
+   * Passes one file of a relayed message to the other side with `post.file` (captioned "<from>
+   * sent a file"), or, where the target platform takes no files, the file is too large or cannot
+   * be fetched, or the post fails, says in text that a file was sent that could not be passed on,
+   * so nothing vanishes silently. Rejects only when that text cannot be posted either.
+   */
+  private async relayFile(
+    attachment: Attachment,
+    target: string,
+    from: string,
+    post: { file: (file: OutgoingFile) => Promise<void>; text: (markdown: string) => Promise<void> },
+  ): Promise<void> {
+    const log = this.options.logger.child({ thread: target, file: attachment.name, size: attachment.size });
+    const data = this.adapterFor(target).sendFile ? await this.fetchFile(attachment) : undefined;
+    let size = attachment.size;
+    if (data) {
+      size = data.length;
+      const file: OutgoingFile = {
+        name: attachment.name,
+        contentType: attachment.contentType ?? 'application/octet-stream',
+        data,
+        caption: `${from} sent a file`,
+      };
+      try {
+        await post.file(file);
+        return;
+      } catch (err) {
+        log.warn({ err }, 'handoff: could not pass a file on; said so in text');
+      }
+    }
+    const about = size === undefined ? attachment.name : `${attachment.name}, ${formatBytes(size)}`;
+    await post.text(`${from} sent a file that could not be passed on (${about}).`);
+  }
+
+  /** The file's bytes; undefined when it is over the limit (by its declared size or once fetched) or cannot be fetched. */
+  private async fetchFile(attachment: Attachment): Promise<Buffer | undefined> {
+    if (attachment.size !== undefined && attachment.size > MAX_RELAY_FILE_BYTES) return undefined;
+    try {
+      const data = await attachment.download();
+      return data.length > MAX_RELAY_FILE_BYTES ? undefined : data;
+    } catch (err) {
+      this.options.logger.warn({ err, file: attachment.name }, 'handoff: could not download a file to pass on');
+      return undefined;
+    }
+  }
+
   private async remember(references: void | string[], team: TeamSide): Promise<void> {
     if (!Array.isArray(references)) return;
     for (const reference of references) await this.options.store.set(refKey(reference), team, TEAM_TTL_MS);
@@ -634,6 +719,13 @@ function digest(text: string): string {
 function quote(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return `"${flat.length > 300 ? `${flat.slice(0, 299)}…` : flat}"`;
+}
+
+/** A file size as people read it: `512 bytes`, `12 kB`, `10.5 MB`. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} bytes`;
+  if (bytes < 1_000_000) return `${Math.round(bytes / 1_000)} kB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 function formatMinutes(minutes: number): string {

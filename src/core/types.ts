@@ -215,6 +215,14 @@ export interface Adapter {
    */
   send(threadKey: string, markdown: string, options?: SendOptions): Promise<void | string[]>;
   /**
+   * Posts `file` (with its caption) into the conversation named by `threadKey`, outside a request,
+   * decoding thread keys and references exactly as `send` does: human handoff passes files on with
+   * it. Rejects when the platform refuses or cannot be reached. Resolves like `send`: with the
+   * references of what it posted where replies are by message (Telegram), otherwise with nothing.
+   * Absent where the adapter cannot post files; handoff then says in text that a file was sent.
+   */
+  sendFile?(threadKey: string, file: OutgoingFile): Promise<void | string[]>;
+  /**
    * Posts `markdown` (a handoff alert) into a channel address (`slack:C0123`, `discord:<channel
    * id>`) and resolves with the thread key that messages in the alert's thread will carry (Slack:
    * `slack:<team>:<channel>:<alert ts>`; Discord: a thread opened on the alert,
