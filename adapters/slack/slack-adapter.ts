@@ -244,6 +244,18 @@ export class SlackAdapter implements Adapter {
   }
 
   /**
+   * Uploads a file (files upload v2) outside a request into the channel and thread a thread key
+   * names, as `send` decodes them: files relayed in a human handoff. A slash-command
+   * conversation (`…:u<user>`) is refused: Slack cannot show a file to one user.
+   */
+  async sendFile(threadKey: string, file: OutgoingFile): Promise<void> {
+    const target = parseThreadKey(threadKey);
+    if (!target) throw new Error(`not a Slack thread key: ${threadKey}`);
+    if (target.user) throw new Error('Slack cannot show a file to one user');
+    await this.upload(target.channel, file, target.threadTs);
+  }
+
+  /**
    * Posts an alert into a channel (`slack:<channel>`) and returns the thread key of its thread,
    * `slack:<team>:<channel>:<alert ts>`; every human message in that thread then reaches the core
    * without a mention (remembered here; after a restart or on another instance the store says so,

@@ -12,6 +12,7 @@ import { PassThrough } from 'node:stream';
 import type { Message, Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
+import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
 import { AsyntaiClient } from '../../src/asyntai/client.js';
 import { Bridge } from '../../src/core/bridge.js';
@@ -20,7 +21,9 @@ import { SessionMap } from '../../src/core/session-map.js';
 import { openStore } from '../../src/core/state-store.js';
 import type { Adapter } from '../../src/core/types.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
+import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
+import { slackVisibleText, startFakeSlack } from '../fakes/slack-api.js';
 import { startFakeTelegram, type FakeTelegram, type SentDocument, type SentMessage } from '../fakes/telegram-bot-api.js';
 
 const AGENT = { id: 4004, first_name: 'Ann' };
@@ -45,18 +48,24 @@ afterAll(async () => {
 
 afterEach(() => fake.clearRecords());
 
-/** Core with handoff (team in the Telegram group), Telegram, and maybe another adapter for customers. */
-async function startBridge(extra?: Adapter): Promise<{ close(): Promise<void> }> {
+/**
+ * Core with handoff (team in the Telegram group unless `teamChannel` says otherwise), Telegram, and
+ * maybe another adapter, given the bridge's HTTP server.
+ */
+async function startBridge(options: { teamChannel?: string; extra?: (http: HttpServer, port: number) => Adapter } = {}): Promise<{ close(): Promise<void> }> {
   const store = await openStore('memory://');
   const sessions = new SessionMap(store);
-  const handoff = new Handoff({ store, sessions, client, logger, teamChannel: `telegram:${TEAM.id}`, pollMs: 50, idleMs: 60_000 });
+  const teamChannel = options.teamChannel ?? `telegram:${TEAM.id}`;
+  const handoff = new Handoff({ store, sessions, client, logger, teamChannel, pollMs: 50, idleMs: 60_000 });
   const bridge = new Bridge({ client, store, sessions, logger, userRateLimit: 0, handoff });
   const telegram = new TelegramAdapter({
     config: { telegram: { token: fake.token, apiRoot: fake.apiRoot, adminIds: new Set<string>(), webhookUrl: undefined, webhookSecret: undefined } },
     logger,
     http: undefined,
   });
-  const adapters = [telegram, ...(extra ? [extra] : [])];
+  const http = new HttpServer(logger);
+  const port = await http.listen(0, '127.0.0.1');
+  const adapters = [telegram, ...(options.extra ? [options.extra(http, port)] : [])];
   for (const adapter of adapters) {
     handoff.attach(adapter);
     await adapter.start(bridge);
@@ -66,6 +75,7 @@ async function startBridge(extra?: Adapter): Promise<{ close(): Promise<void> }>
     async close() {
       await handoff.stop();
       for (const adapter of adapters) await adapter.stop();
+      await http.close();
       await store.close();
     },
   };
@@ -166,7 +176,7 @@ describe('files from the Telegram team to a terminal customer', () => {
     const output = new PassThrough();
     let printed = '';
     output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-    const bridge = await startBridge(new ShellAdapter({ input, output, interactive: false, downloadDir }));
+    const bridge = await startBridge({ extra: () => new ShellAdapter({ input, output, interactive: false, downloadDir }) });
     try {
       input.write('/human I prefer a person\n');
       const alert = await sentWith(TEAM.id, 'conversation shell:local');
@@ -179,6 +189,50 @@ describe('files from the Telegram team to a terminal customer', () => {
       input.end();
       await bridge.close();
       rmSync(downloadDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('files between a Telegram customer and a Slack team channel', () => {
+  it('uploads the customer\'s document into the alert\'s thread; a file shared in the thread reaches the customer', async () => {
+    const slack = await startFakeSlack();
+    const bridge = await startBridge({
+      teamChannel: 'slack:C0TEAM',
+      extra: (http, port) => {
+        slack.botUrl = `http://127.0.0.1:${port}/slack/events`;
+        const config = { botToken: slack.botToken, signingSecret: slack.signingSecret, appToken: undefined, apiUrl: slack.apiUrl, adminIds: new Set<string>(), threadFollowups: true };
+        return new SlackAdapter({ config: { slack: config }, logger, http, retryConfig: { retries: 0 } });
+      },
+    });
+    const sam = { id: 'U0SAM', name: 'sam' };
+    const profile = { display_name: 'Sam', real_name: 'Sam Smith', name: 'sam' };
+    const hana = { id: 3201, first_name: 'Hana' };
+    try {
+      fake.userSends({ from: hana, text: '/human the wrong size was delivered' });
+      // The notice comes once the alert's thread is recorded.
+      await sentWith(hana.id, 'I have asked a person from our team to join');
+      const [alert] = await slack.waitForMessages('C0TEAM', 1);
+      await slack.userSays(sam, 'C0TEAM', 'Hi Hana, Sam here.', { thread_ts: alert!.ts, extra: { user_profile: profile } });
+      await sentWith(hana.id, 'Sam (support): Hi Hana, Sam here.');
+
+      const photo = Buffer.from('\xff\xd8 photo of the label');
+      fake.userSends({ from: hana, document: { file_name: 'label.jpg', content: photo } });
+      const uploaded = await slack.waitFor(() => slack.files.find((f) => f.name === 'label.jpg'), { what: 'label.jpg uploaded' });
+      expect(uploaded).toMatchObject({ channel: 'C0TEAM', thread_ts: alert!.ts, initial_comment: 'Hana sent a file' });
+      expect(uploaded.bytes.equals(photo)).toBe(true);
+
+      // Sam shares a file in the thread (a file_share message; Slack sends its url_private).
+      const form = Buffer.from('Return form: fill in and send back');
+      const shared = slack.userUploads('return-form.txt', form, 'text/plain');
+      await slack.userSays(sam, 'C0TEAM', 'Here is the form.', { thread_ts: alert!.ts, extra: { subtype: 'file_share', files: [shared], user_profile: profile } });
+      await sentWith(hana.id, 'Sam (support): Here is the form.');
+      const toCustomer = await documentIn(hana.id, 'return-form.txt');
+      expect(toCustomer.caption).toBe('Sam (support) sent a file');
+      expect(toCustomer.bytes.equals(form)).toBe(true);
+      expect(slack.messagesIn('C0TEAM', alert!.ts).some((m) => slackVisibleText(m.text).includes('could not be passed on'))).toBe(false);
+    } finally {
+      await bridge.close();
+      await slack.close();
     }
   });
 });
