@@ -240,6 +240,19 @@ export class DiscordAdapter implements Adapter {
   }
 
   /**
+   * Posts a file (with its caption as the message text) into a channel address or one of this
+   * adapter's thread keys, as `send` does: files relayed in a human handoff.
+   */
+  async sendFile(threadKey: string, file: OutgoingFile): Promise<void> {
+    const channelId = channelOfKey(threadKey);
+    if (!channelId) throw new Error(`not a Discord thread key or channel address: ${threadKey}`);
+    await this.client.rest.post(Routes.channelMessages(channelId), {
+      body: { ...(file.caption ? { content: file.caption } : {}), allowed_mentions: { parse: [] }, attachments: [{ id: 0, filename: file.name }] },
+      files: [{ name: file.name, data: file.data, contentType: file.contentType }],
+    });
+  }
+
+  /**
    * Posts a handoff alert into `discord:<channel id>`, opens a thread on it and resolves with
    * `discord:<guild>:<thread id>`. The thread has the alert's id, as in thread reply mode, so its
    * messages carry that key; every human message there then reaches the core without a mention.

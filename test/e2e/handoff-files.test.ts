@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Message, Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DiscordAdapter } from '../../adapters/discord/discord-adapter.js';
 import { ShellAdapter } from '../../adapters/shell/shell-adapter.js';
 import { SlackAdapter } from '../../adapters/slack/slack-adapter.js';
 import { TelegramAdapter } from '../../adapters/telegram/telegram-adapter.js';
@@ -23,6 +24,7 @@ import type { Adapter } from '../../src/core/types.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/server.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
+import { startFakeDiscord, type FakeUser } from '../fakes/discord-api.js';
 import { slackVisibleText, startFakeSlack } from '../fakes/slack-api.js';
 import { startFakeTelegram, type FakeTelegram, type SentDocument, type SentMessage } from '../fakes/telegram-bot-api.js';
 
@@ -233,6 +235,49 @@ describe('files between a Telegram customer and a Slack team channel', () => {
     } finally {
       await bridge.close();
       await slack.close();
+    }
+  });
+});
+
+describe('files between a Telegram customer and a Discord team channel', () => {
+  it('posts the customer\'s document in the alert\'s thread; an attachment there reaches the customer', async () => {
+    const discord = await startFakeDiscord();
+    const bridge = await startBridge({
+      teamChannel: `discord:${discord.channels.support}`,
+      extra: () =>
+        new DiscordAdapter({
+          config: { discord: { token: discord.token, apiUrl: discord.apiUrl, adminIds: new Set<string>(), guildId: undefined, replyMode: 'reply' } },
+          logger,
+        }),
+    });
+    const ann: FakeUser = { id: '400000000000000001', username: 'ann_k', globalName: 'Ann K.', nick: 'Ann' };
+    const ivy = { id: 3301, first_name: 'Ivy' };
+    try {
+      fake.userSends({ from: ivy, text: '/human my parcel is damaged' });
+      await sentWith(ivy.id, 'I have asked a person from our team to join');
+      await discord.waitFor(() => discord.threadsStarted.length === 1);
+      const thread = discord.threadsStarted[0]!.messageId;
+      discord.userSends({ author: ann, channelId: thread, content: 'Hi Ivy, Ann here.' });
+      await sentWith(ivy.id, 'Ann (support): Hi Ivy, Ann here.');
+
+      const photo = Buffer.from('\xff\xd8 photo of the parcel');
+      fake.userSends({ from: ivy, document: { file_name: 'parcel.jpg', content: photo } });
+      const find = () => discord.sent.find((m) => m.channel_id === thread && m.files.length > 0);
+      await discord.waitFor(() => find() !== undefined);
+      const posted = find()!;
+      expect(posted.content).toBe('Ivy sent a file');
+      expect(posted.files.map((f) => f.name)).toEqual(['parcel.jpg']);
+      expect(posted.files[0]!.data.equals(photo)).toBe(true);
+
+      // Ann attaches a file in the thread, without text.
+      const form = Buffer.from('Claim form: describe the damage');
+      discord.userSends({ author: ann, channelId: thread, content: '', attachments: [discord.attachment('claim-form.txt', form, 'text/plain')] });
+      const toCustomer = await documentIn(ivy.id, 'claim-form.txt');
+      expect(toCustomer.caption).toBe('Ann (support) sent a file');
+      expect(toCustomer.bytes.equals(form)).toBe(true);
+    } finally {
+      await bridge.close();
+      await discord.close();
     }
   });
 });
