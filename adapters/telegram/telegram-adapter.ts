@@ -256,8 +256,8 @@ export class TelegramAdapter implements Adapter {
   private toIncoming(message: Message, updateId: number): Incoming | undefined {
     const from = message.from;
     if (!from || from.is_bot || message.sender_chat) return undefined;
-    // A document without a caption is still a message: human handoff passes it on.
-    const text = message.text ?? message.caption ?? (message.document ? '' : undefined);
+    // A document or photo without a caption is still a message: human handoff passes it on.
+    const text = message.text ?? message.caption ?? (message.document || message.photo ? '' : undefined);
     if (typeof text !== 'string') return undefined; // stickers, other media without caption, service messages
     const entities = message.entities ?? message.caption_entities ?? [];
     const me = this.bot.botInfo;
@@ -280,6 +280,9 @@ export class TelegramAdapter implements Adapter {
     // A command may name the document it replies to (`/kb_upload` as a reply); other messages carry
     // only their own, so a reply to a document the bot relayed does not send it back.
     const document = message.document ?? (command ? message.reply_to_message?.document : undefined);
+    // A photo comes in several sizes, the largest last; it has no file name or type of its own.
+    const photo = message.photo?.at(-1);
+    const file = document ?? (photo ? { ...photo, file_name: 'photo.jpg', mime_type: 'image/jpeg' } : undefined);
     return {
       platform: 'telegram',
       threadKey: threadKeyOf(message),
@@ -289,14 +292,14 @@ export class TelegramAdapter implements Adapter {
       sender: { id: String(from.id), name: from.username ?? from.first_name, isAdmin: admins.has(String(from.id)) },
       text: question,
       ...(command ? { command } : {}),
-      attachments: document ? [this.attachment(document)] : [],
+      attachments: file ? [this.attachment(file)] : [],
       isPrivate,
       // The same reference send() returned for that message: a reply to a handoff alert finds it.
       ...(repliesToBot ? { replyTo: `telegram:${message.chat.id}:m${message.reply_to_message!.message_id}` } : {}),
     };
   }
 
-  private attachment(document: NonNullable<Message['document']>): Attachment {
+  private attachment(document: { file_id: string; file_name?: string; mime_type?: string; file_size?: number }): Attachment {
     return {
       name: document.file_name ?? 'file',
       ...(document.mime_type ? { contentType: document.mime_type } : {}),

@@ -127,6 +127,13 @@ describe('files in a handoff between a Telegram customer and a Telegram team gro
     expect(inTeam.bytes.equals(receipt)).toBe(true);
     expect(inTeam.reply_to_message_id).toBe(alert.message_id);
 
+    // A photo goes as a document too (Telegram gives it no name: photo.jpg).
+    const snapshot = Buffer.from('\xff\xd8 photo of the receipt');
+    fake.userSends({ from: carla, photo: { content: snapshot } });
+    const photo = await documentIn(TEAM.id, 'photo.jpg');
+    expect(photo.caption).toBe('Carla sent a file');
+    expect(photo.bytes.equals(snapshot)).toBe(true);
+
     // Ann replies to that document with one of her own and a caption: the text and the file arrive.
     const label = Buffer.from('\x89PNG return label');
     agentReplies(inTeam.message, { caption: 'Print this label, please.', document: { file_name: 'label.png', content: label } });
@@ -135,7 +142,7 @@ describe('files in a handoff between a Telegram customer and a Telegram team gro
     expect(toCustomer.caption).toBe('Ann (support) sent a file');
     expect(toCustomer.bytes.equals(label)).toBe(true);
     // Her file was not echoed back to the team, nor Carla's to her.
-    expect(fake.documents.filter((d) => d.chat_id === TEAM.id).map((d) => d.filename)).toEqual(['receipt.pdf']);
+    expect(fake.documents.filter((d) => d.chat_id === TEAM.id).map((d) => d.filename)).toEqual(['receipt.pdf', 'photo.jpg']);
     expect(fake.documents.filter((d) => d.chat_id === carla.id).map((d) => d.filename)).toEqual(['label.png']);
 
     // A text reply to the relayed receipt is relayed as text only, not with the receipt again.
