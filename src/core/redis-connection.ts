@@ -1,7 +1,7 @@
 /**
- * The Redis connection of the coordination that several instances share beyond the key-value
- * store: the order of each thread's messages (thread-order.ts) and the per-user rate limit
- * (rate-limiter.ts). A connection of its own, so the store's Keyv wiring stays untouched.
+ * How the bridge connects to Redis: the store's connection (state-store.ts), and a second one for
+ * the coordination that several instances share beyond the key-value store — the order of each
+ * thread's messages (thread-order.ts) and the per-user rate limit (rate-limiter.ts).
  */
 import type { RedisClientType } from '@keyv/redis';
 

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Keyv } from 'keyv';
+import { connectRedis } from './redis-connection.js';
 
 /** The narrow state store the core needs (after Vercel Chat SDK's StateAdapter). Values are JSON-serialisable. */
 export interface StateStore {
@@ -58,8 +59,6 @@ const DEFAULT_NAMESPACE = 'bridge';
 /** How long a SQLite write waits for another connection's lock before failing with SQLITE_BUSY. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 const SQLITE_TABLE = 'keyv';
-/** A Redis that does not answer within this fails start-up rather than hanging it. */
-const REDIS_CONNECT_TIMEOUT_MS = 3_000;
 /** How often SQLite and memory stores delete expired entries (Redis expires them itself). */
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
@@ -261,23 +260,8 @@ async function openSqlite(path: string, namespace: string): Promise<Backend> {
 }
 
 async function openRedis(url: string, namespace: string): Promise<Backend> {
-  const { default: KeyvRedis, createClient, defaultReconnectStrategy } = await import('@keyv/redis');
-  let connected = false;
-  const client = createClient({
-    url,
-    // While reconnecting, refuse commands at once instead of queueing them with no time limit.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-      // Until the first connection succeeds a failure is final (connect() rejects with its cause),
-      // so a wrong URL stops start-up; later drops are retried with @keyv/redis's backoff.
-      reconnectStrategy: (retries: number) => (connected ? defaultReconnectStrategy(retries) : false),
-    },
-  });
-  // node-redis emits every failed attempt; operations report their own errors.
-  client.on('error', () => undefined);
-  await client.connect();
-  connected = true;
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  const client = await connectRedis(url);
   // Wired as @keyv/redis's createKeyv does: the adapter prefixes `namespace::`, Keyv adds nothing.
   const adapter = new KeyvRedis(client, { namespace, throwOnErrors: true });
   return {
