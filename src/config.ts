@@ -372,7 +372,7 @@ export const VARIABLES = {
 } as const satisfies Record<string, Variable>;
 
 /** Variables the emulator's command line (`npm run emulator`) falls back to; documented with the rest. */
-export const EMULATOR_VARIABLES: Readonly<Record<string, VariableDoc>> = {
+const EMULATOR_VARIABLES: Readonly<Record<string, VariableDoc>> = {
   EMULATOR_PORT: { group: 'emulator', example: '8787', description: 'Port to listen on.' },
   EMULATOR_API_KEY: { group: 'emulator', example: 'dev-key', description: 'The API key it accepts.' },
   EMULATOR_PLAN: { group: 'emulator', example: 'starter', description: 'Plan limits: free, starter, standard or pro.' },

@@ -16,7 +16,7 @@ const ID_RANDOM_BYTES = 15;
  * How long a thread's session id is trusted from memory. A /reset on this instance is seen at
  * once; one on another instance sharing the store, within this time.
  */
-export const SESSION_CACHE_TTL_MS = 30_000;
+const SESSION_CACHE_TTL_MS = 30_000;
 
 const sessionEntry = (threadKey: string) => `session:${threadKey}`;
 const threadEntry = (sessionId: string) => `thread:${sessionId}`;

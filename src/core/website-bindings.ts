@@ -9,7 +9,7 @@ import { TtlCache } from './ttl-cache.js';
  * How long a space's binding (or its absence: most spaces have none) is trusted from memory. A
  * /website here is seen at once; one on another instance sharing the store, within this time.
  */
-export const BINDING_CACHE_TTL_MS = 30_000;
+const BINDING_CACHE_TTL_MS = 30_000;
 
 export class WebsiteBindings {
   private readonly known: TtlCache<number | undefined>;

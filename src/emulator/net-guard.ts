@@ -34,7 +34,7 @@ function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
  * carrier-grade NAT, multicast, reserved, documentation, benchmarking… are all refused). An IPv6
  * address carrying an IPv4 one is judged by the IPv4 address; Teredo (2001::/32) is refused.
  */
-export function isPublicAddress(ip: string): boolean {
+function isPublicAddress(ip: string): boolean {
   if (isIP(ip) === 0) return false;
   let address = ipaddr.parse(ip);
   if (address.kind() === 'ipv6') {
