@@ -227,7 +227,7 @@ export const VARIABLES = {
   STORE_TIMEOUT_MS: {
     group: 'bridge',
     example: '2000',
-    description: 'A store call (Redis, SQLite) slower than this fails, and the user is told to try again shortly, instead of waiting.',
+    description: 'A Redis call slower than this fails, and the user is told to try again shortly, instead of waiting. (SQLite runs on the calling thread and waits at most 0.5 s for another process\'s write lock.)',
     schema: intInRange(100, 60_000).default(2_000),
   },
   SHUTDOWN_GRACE_SECONDS: {

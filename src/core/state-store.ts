@@ -56,8 +56,12 @@ export class StoreUnavailableError extends Error {
 const DEFAULT_TIMEOUT_MS = 2_000;
 /** Keys of different deployments sharing one Redis or file stay apart under their namespace. */
 const DEFAULT_NAMESPACE = 'bridge';
-/** How long a SQLite write waits for another connection's lock before failing with SQLITE_BUSY. */
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a SQLite write waits for another process's lock before failing with SQLITE_BUSY. The
+ * driver is synchronous, so this process waits with it: short, though far above the
+ * microseconds our own writes hold the lock.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 500;
 const SQLITE_TABLE = 'keyv';
 /** How often SQLite and memory stores delete expired entries (Redis expires them itself). */
 const PURGE_INTERVAL_MS = 10 * 60_000;
@@ -75,14 +79,21 @@ interface Backend {
   /** Keys starting with `prefix`, both as Keyv passes keys to its adapter. */
   keysWithPrefix: (prefix: string) => Promise<string[]>;
   purgeExpired?: () => Promise<number>;
+  /**
+   * Calls complete on the calling thread (memory, better-sqlite3): nothing to time out, so the store
+   * skips the timer per call and only turns failures into StoreUnavailableError.
+   */
+  synchronous?: boolean;
 }
 
 /**
  * Opens the store named by STORE_URL: `sqlite://relative/or/absolute/path.sqlite` (parent folder
  * created), `memory://`, `redis://host:port[/db]` / `rediss://`. Throws `StoreOpenError` when it
  * cannot be opened or reached — checked eagerly with a first read, so start-up fails fast rather
- * than at the first message. Every later call fails within `timeoutMs` (STORE_TIMEOUT_MS, default
- * 2 s) with a StoreUnavailableError rather than waiting for a store that stopped answering.
+ * than at the first message. Every later Redis call fails within `timeoutMs` (STORE_TIMEOUT_MS,
+ * default 2 s) with a StoreUnavailableError rather than waiting for a store that stopped answering;
+ * SQLite and memory answer on the calling thread (SQLite waits at most 0.5 s for another
+ * process's write lock), and their failures are StoreUnavailableErrors too.
  */
 export async function openStore(url: string, options: { namespace?: string; timeoutMs?: number } = {}): Promise<StateStore> {
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
@@ -109,7 +120,7 @@ export async function openStore(url: string, options: { namespace?: string; time
     throw error instanceof StoreOpenError ? error : fail(reasonOf(error));
   }
 
-  const store = new KeyvStateStore(opened, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const store = new KeyvStateStore(opened, opened.synchronous ? undefined : (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
   try {
     // SQLite opens its file and creates its table lazily: a first read surfaces any failure now.
     await store.get('store:open-check');
@@ -127,7 +138,8 @@ class KeyvStateStore implements StateStore {
 
   constructor(
     private readonly backend: Backend,
-    private readonly timeoutMs: number,
+    /** Undefined for a synchronous backend: its calls cannot be late. */
+    private readonly timeoutMs: number | undefined,
   ) {
     this.keyv = backend.keyv;
     if (backend.purgeExpired) {
@@ -196,6 +208,7 @@ function openMemory(namespace: string): Backend {
       return Promise.resolve(true);
     },
     keysWithPrefix: (prefix) => Promise.resolve([...map.keys()].filter((key) => key.startsWith(prefix))),
+    synchronous: true,
     purgeExpired: () => {
       let purged = 0;
       for (const [key, value] of map) {
@@ -226,36 +239,14 @@ async function openSqlite(path: string, namespace: string): Promise<Backend> {
   await makeFolders(dirname(path));
   // Each backend is imported only when its scheme is used: @keyv/redis alone cost about 0.1 s of
   // CPU at every start-up on SQLite (measured by `npm run bench`, README "Performance").
-  const { KeyvSqlite } = await import('@keyv/sqlite');
-  const adapter = new KeyvSqlite({ uri: `sqlite://${path}`, table: SQLITE_TABLE, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
-  // Without a listener the adapter's EventEmitter would throw on 'error'; operations still reject.
-  adapter.on('error', () => undefined);
-  // WAL with NORMAL sync: a write no longer waits for a disk sync (about 1 ms each, two writes per
-  // message, measured by `npm run bench`); a power cut may lose the last writes, never the file.
-  await adapter.query('PRAGMA journal_mode=WAL');
-  await adapter.query('PRAGMA synchronous=NORMAL');
-  // Inserts, or replaces an expired entry (Keyv treats `now > expires` as expired); RETURNING yields
-  // a row only when a row was written, in one statement, so one writer wins even across processes.
-  const upsert = `INSERT INTO ${SQLITE_TABLE} (key, value) VALUES (?, ?)
-    ON CONFLICT(key) DO UPDATE SET value = excluded.value
-    WHERE json_extract(${SQLITE_TABLE}.value, '$.expires') < ?
-    RETURNING key`;
-  const purge = `DELETE FROM ${SQLITE_TABLE} WHERE json_extract(value, '$.expires') < ? RETURNING key`;
+  const { SqliteKeyvStore } = await import('./sqlite-keyv-store.js');
+  const adapter = new SqliteKeyvStore(path, { table: SQLITE_TABLE, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
   return {
     keyv: new Keyv(adapter, { namespace, throwOnErrors: true }),
-    insertIfAbsent: async (key, serialized) => {
-      const rows = (await adapter.query(upsert, key, serialized, Date.now())) as unknown[];
-      return rows.length > 0;
-    },
-    keysWithPrefix: async (prefix) => {
-      // substr rather than LIKE: keys may hold `%` and `_`.
-      const rows = (await adapter.query(`SELECT key FROM ${SQLITE_TABLE} WHERE substr(key, 1, ?) = ?`, prefix.length, prefix)) as Array<{ key: string }>;
-      return rows.map((row) => row.key);
-    },
-    purgeExpired: async () => {
-      const rows = (await adapter.query(purge, Date.now())) as unknown[];
-      return rows.length;
-    },
+    insertIfAbsent: (key, serialized) => adapter.insertIfAbsent(key, serialized),
+    keysWithPrefix: (prefix) => adapter.keysWithPrefix(prefix),
+    purgeExpired: () => adapter.purgeExpired(),
+    synchronous: true,
   };
 }
 
@@ -303,8 +294,11 @@ export async function withinTime<T>(what: string, timeoutMs: number, call: Promi
   }
 }
 
-function unavailable<T>(operation: string, call: Promise<T>, timeoutMs: number): Promise<T> {
-  return withinTime(`store ${operation}`, timeoutMs, call);
+function unavailable<T>(operation: string, call: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (timeoutMs !== undefined) return withinTime(`store ${operation}`, timeoutMs, call);
+  return call.catch((error: unknown) => {
+    throw new StoreUnavailableError(`store ${operation} failed: ${reasonOf(error)}`, { cause: error });
+  });
 }
 
 /** Keyv takes 0 as "no expiry" and Redis rejects fractions: accept only positive, rounded up. */

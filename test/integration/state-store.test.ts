@@ -1,8 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openStore, StoreOpenError } from '../../src/core/state-store.js';
+import { openStore, StoreOpenError, StoreUnavailableError } from '../../src/core/state-store.js';
 import { BACKENDS, createBackend, redisUrl, warnIfRedisSkipped } from './store-backends.js';
 
 warnIfRedisSkipped();
@@ -178,6 +179,42 @@ describe('openStore errors', () => {
       const error = await openStore(`sqlite://${file}`).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreOpenError);
       expect((error as Error).message).toContain('not a database');
+    });
+
+    it('reads a file in the layout @keyv/sqlite wrote (same table, key and envelope)', async () => {
+      dir ??= await mkdtemp(join(tmpdir(), 'asyntai-store-err-'));
+      const file = join(dir, 'older.sqlite');
+      const db = new Database(file);
+      db.exec('CREATE TABLE IF NOT EXISTS keyv(key VARCHAR(255) PRIMARY KEY, value TEXT )');
+      db.prepare('INSERT INTO keyv (key, value) VALUES (?, ?)').run('bridge:session:telegram:1', JSON.stringify({ value: 'sess-1', expires: null }));
+      db.close();
+      const store = await openStore(`sqlite://${file}`);
+      try {
+        expect(await store.get('session:telegram:1')).toBe('sess-1');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("fails a write held up by another process's lock with StoreUnavailableError, and recovers", async () => {
+      dir ??= await mkdtemp(join(tmpdir(), 'asyntai-store-err-'));
+      const file = join(dir, 'locked.sqlite');
+      const store = await openStore(`sqlite://${file}`);
+      const other = new Database(file);
+      try {
+        other.exec('BEGIN IMMEDIATE'); // holds the write lock, as a long transaction elsewhere would
+        const error = await store.set('k', 1).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toMatch(/^store write failed: .*locked/);
+        await expect(store.setIfNotExists('claim', 1)).rejects.toThrow(StoreUnavailableError);
+        expect(await store.get('k')).toBeUndefined(); // reads go on: WAL readers do not wait for writers
+      } finally {
+        if (other.inTransaction) other.exec('ROLLBACK');
+        other.close();
+      }
+      await store.set('k', 2);
+      expect(await store.get('k')).toBe(2);
+      await store.close();
     });
   });
 });
