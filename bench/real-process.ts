@@ -189,6 +189,8 @@ function bridgeEnv(apiUrl: string, storeUrl: string, port: number, fakes: Fakes,
     STORE_URL: storeUrl,
     HTTP_PORT: String(port),
     LOG_LEVEL: 'warn',
+    // Node flags to try on the measured process (e.g. `--max-semi-space-size=4`), nothing by default.
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     // One bench user sends far more than a person could.
     USER_RATE_LIMIT: '0',
     ADAPTERS: adapters.join(','),
