@@ -1,6 +1,6 @@
 # The bridge as an image: `docker build -t asyntai-bridge .`
 # Three stages: build (TypeScript, with dev dependencies), deps (production dependencies; the
-# native sqlite3 module is built here if no prebuilt binary fits, with the tools only this stage
+# native better-sqlite3 module is built here if no prebuilt binary fits, with the tools only this stage
 # has), and the runtime, which gets the compiled code and node_modules and nothing else.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -9,6 +9,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY adapters ./adapters
+COPY scripts ./scripts
 RUN npm run build
 
 FROM node:24-bookworm-slim AS deps
@@ -18,8 +19,8 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # --ignore-scripts: the project's own `prepare` (a build) needs the dev tools this stage leaves out;
-# sqlite3's native build is then run on its own.
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3
+# better-sqlite3's native build is then run on its own.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
@@ -38,4 +39,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # `docker stop` sends SIGTERM: no new events, answers in progress finish (SHUTDOWN_GRACE_SECONDS).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "dist/bundle/main.js"]

@@ -1,5 +1,5 @@
 /**
- * Figures of the real bridge process (`node dist/src/main.js`, built by bench/run.ts), with every
+ * Figures of the real bridge process (`node dist/bundle/main.js`, built by bench/run.ts), with every
  * platform adapter connected to its loopback fake (which run in the benchmark's process) and the
  * instant API in a third process:
  *
@@ -204,7 +204,7 @@ function bridgeEnv(apiUrl: string, storeUrl: string, port: number, fakes: Fakes,
 /** Spawns the built bridge and resolves when /healthz first answers 200, with the time it took. */
 async function startBridge(env: NodeJS.ProcessEnv, health: Pool): Promise<{ child: ChildProcess; ms: number; cpuSeconds: number }> {
   const started = nowMs();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bundle/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'pipe'] });
   let exited = false;
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

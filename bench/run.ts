@@ -7,7 +7,7 @@
  *   127.0.0.1:6379; skipped with a notice when none answers), each store in several fresh
  *   processes; min and median of the runs are reported, goals are judged on the best run (other
  *   work on the machine only ever adds cost, so the best run is the closest to the bridge's own).
- * - Real-process figures (bench/real-process.ts) of `node dist/src/main.js`, built first.
+ * - Real-process figures (bench/real-process.ts) of `node dist/bundle/main.js`, built first.
  * - bench/render-split.ts, when present, is run and its output kept.
  *
  * Results go to bench/results/<ISO timestamp>.json and bench/results/latest.json.
@@ -137,7 +137,8 @@ async function main(): Promise<void> {
         if (!existsSync(join(ROOT, 'dist/src/main.js'))) throw error;
         notices.push(`npm run build reported errors; the emitted dist/ was measured: ${String(error).split('\n')[1] ?? ''}`);
       });
-      console.log('real process: node dist/src/main.js against the platform fakes');
+      await run(['--import', 'tsx', join(ROOT, 'scripts/bundle.ts')]);
+      console.log('real process: node dist/bundle/main.js (what npm start runs) against the platform fakes');
       real = await measureRealProcess({ quick: QUICK, apiUrl: api.url, setApiDelay: (ms) => api.setDelay(ms), log: (line) => console.log(line) });
       results.realProcess = real;
       notices.push(...real.failures.map((f) => `Real process ${f}`));
