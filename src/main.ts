@@ -111,6 +111,13 @@ async function main(): Promise<void> {
     destination: logDestination(config, shellOnly, notices),
   });
 
+  const needsHttp = !shellOnly || config.httpPort !== undefined;
+  const http = needsHttp ? new HttpServer(logger) : undefined;
+  // Platform SDKs load while the store opens and the API is checked (each is a chunk of its own;
+  // README "Performance"). A failure here is reported when awaited, below.
+  const creatingAdapters = Promise.all(config.adapters.map((name) => createAdapter(name, { config, logger, http, notices })));
+  creatingAdapters.catch(() => undefined);
+
   const cleanups: Array<() => Promise<void>> = [];
   const api = config.asyntai.apiKey
     ? { apiKey: config.asyntai.apiKey, apiUrl: config.asyntai.apiUrl }
@@ -160,10 +167,7 @@ async function main(): Promise<void> {
     ...ops.bridgeOptions,
   });
 
-  const needsHttp = !shellOnly || config.httpPort !== undefined;
-  const http = needsHttp ? new HttpServer(logger) : undefined;
-  const adapters: Adapter[] = [];
-  for (const name of config.adapters) adapters.push(await createAdapter(name, { config, logger, http, notices }));
+  const adapters: Adapter[] = await creatingAdapters;
   http?.addHealthCheck(asyntai.check);
   // Mounted whenever the server runs: without ASYNTAI_WEBHOOK_SECRET it answers 401, which shows.
   const onEvent = (event: Parameters<typeof handoff.onEvent>[0]) => {
@@ -181,14 +185,18 @@ async function main(): Promise<void> {
     cleanups.unshift(() => http.close());
     logger.info({ port }, 'HTTP server listening');
   }
-  for (const adapter of adapters) {
-    outbox.attach(adapter);
-    handoff.attach(adapter);
-    // Platform bots on the demo say so in every thread; the terminal said it at start.
-    await adapter.start(!config.asyntai.apiKey && adapter.platform !== 'shell' ? withDemoNotice(bridge, store) : bridge);
-    started.add(adapter);
-    logger.info({ adapter: adapter.platform }, 'adapter started');
-  }
+  // Started side by side: each waits on its own platform (a login, a gateway, a first poll), and
+  // start-up took the sum of those waits when they ran one after another.
+  await Promise.all(
+    adapters.map(async (adapter) => {
+      outbox.attach(adapter);
+      handoff.attach(adapter);
+      // Platform bots on the demo say so in every thread; the terminal said it at start.
+      await adapter.start(!config.asyntai.apiKey && adapter.platform !== 'shell' ? withDemoNotice(bridge, store) : bridge);
+      started.add(adapter);
+      logger.info({ adapter: adapter.platform }, 'adapter started');
+    }),
+  );
   // Answers kept while a platform was down (before a restart too) go out once it takes them.
   outbox.start();
   cleanups.unshift(() => outbox.stop());
