@@ -148,8 +148,11 @@ async function main(): Promise<void> {
     }
     if (real) {
       const cold = real.coldStartMs.map((ms) => ms / 1000);
-      const growth1 = (real.rssAfterFirstBytes - real.rssIdleBytes) / MB;
-      const growth2 = (real.rssAfterSecondBytes - real.rssAfterFirstBytes) / MB;
+      // Judged once the process is quiet; right after the flood, V8's uncollected garbage counts too.
+      const growth1 = (real.rssSettledFirstBytes - real.rssIdleBytes) / MB;
+      const growth2 = (real.rssSettledSecondBytes - real.rssSettledFirstBytes) / MB;
+      const peak1 = (real.rssAfterFirstBytes - real.rssIdleBytes) / MB;
+      const peak2 = (real.rssAfterSecondBytes - real.rssIdleBytes) / MB;
       const steps = `${(real.messagesPerStep / 1000).toFixed(0)}k`;
       goals.push(
         { figure: `cold start to healthy (${real.adapters.join(', ')})`, goal: '≤ 0.5 s', measured: both(cold, 2, ' s'), met: minOf(cold) <= 0.5 },
@@ -160,8 +163,14 @@ async function main(): Promise<void> {
           met: minOf(real.coldStartCpuSeconds) <= 0.5,
         },
         { figure: `RSS idle (${real.adapters.join(', ')})`, goal: '≤ 110 MB', measured: `${fixed(real.rssIdleBytes / MB, 1)} MB`, met: real.rssIdleBytes / MB <= 110 },
-        { figure: `RSS growth after ${steps} messages`, goal: '≤ 40 MB', measured: `${fixed(growth1, 1)} MB`, met: growth1 <= 40 },
-        { figure: `RSS growth over a second ${steps}`, goal: '≤ 5 MB (none)', measured: `${fixed(growth2, 1)} MB`, met: growth2 <= 5 },
+        { figure: `RSS growth after ${steps} messages, settled`, goal: '≤ 40 MB', measured: `${fixed(growth1, 1)} MB`, met: growth1 <= 40 },
+        { figure: `RSS growth over a second ${steps}, settled`, goal: '≤ 5 MB (none)', measured: `${fixed(growth2, 1)} MB`, met: growth2 <= 5 },
+        {
+          figure: `RSS over idle right after each ${steps} (garbage not yet collected)`,
+          goal: '(reported)',
+          measured: `+${fixed(peak1, 1)} / +${fixed(peak2, 1)} MB`,
+          met: undefined,
+        },
       );
       for (const [platform, e2e] of Object.entries(real.endToEnd)) {
         goals.push({ figure: `end to end added p50, ${platform}`, goal: '≤ 1.5 ms', measured: `${fixed(e2e.added.p50, 2)} ms`, met: e2e.added.p50 <= 1.5 });
@@ -190,7 +199,7 @@ async function main(): Promise<void> {
 
     printTable('Goals (judged on the best run: the lowest cost, the highest throughput)', [
       ['figure', 'goal', 'measured (best / median)', 'met'],
-      ...goals.map((g) => [g.figure, g.goal, g.measured, g.met === undefined ? '?' : g.met ? 'yes' : 'NO']),
+      ...goals.map((g) => [g.figure, g.goal, g.measured, g.met === undefined ? '–' : g.met ? 'yes' : 'NO']),
     ]);
     for (const notice of notices) console.log(`NOTICE ${notice}`);
     const file = await writeResults(started, { goals, notices, ...results });
