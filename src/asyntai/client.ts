@@ -294,10 +294,15 @@ export class AsyntaiClient {
     return Math.min(this.maxRetryDelayMs, Math.round(exp / 2 + Math.random() * (exp / 2)));
   }
 
+  /**
+   * One request. The time limit is undici's own: `headersTimeout` from when the request is sent to
+   * its response headers, `bodyTimeout` between body chunks, both `spec.timeoutMs` (undici's
+   * timers have a resolution of about a second, fine for limits of 10 and 30 s). Not an
+   * AbortController and a timer per attempt: those were about 5% of the CPU per message (README
+   * "Performance"). A request waiting for a free connection (more than CONNECTIONS at once) is not
+   * yet timed; every request ahead of it ends within its own limit, so the wait is bounded.
+   */
   private async attempt<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.infer<S>> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new AsyntaiError('timeout', `${spec.method} ${spec.path} timed out after ${spec.timeoutMs} ms`)), spec.timeoutMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout.signal]) : timeout.signal;
     try {
       const headers: Record<string, string> = { ...this.authHeaders, accept: 'application/json' };
       let body: string | FormData | undefined;
@@ -307,15 +312,24 @@ export class AsyntaiClient {
       } else if (spec.form) {
         body = await spec.form();
       }
-      const res = await this.pool.request({ method: spec.method, path: this.basePath + spec.path + queryString(spec.query), headers, body, signal });
+      const res = await this.pool.request({
+        method: spec.method,
+        path: this.basePath + spec.path + queryString(spec.query),
+        headers,
+        body,
+        signal: spec.signal,
+        headersTimeout: spec.timeoutMs,
+        bodyTimeout: spec.timeoutMs,
+      });
       const text = await res.body.text();
       const retryAfter = res.headers['retry-after'];
       return parseResponse(spec, res.statusCode, text, typeof retryAfter === 'string' ? retryAfter : undefined);
     } catch (err) {
-      if (timeout.signal.aborted && timeout.signal.reason instanceof AsyntaiError) throw timeout.signal.reason;
+      const code = (err as { code?: unknown }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new AsyntaiError('timeout', `${spec.method} ${spec.path} timed out after ${spec.timeoutMs} ms`, { cause: err });
+      }
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -187,7 +187,11 @@ async function handle(
   logger: Logger | undefined,
 ): Promise<void> {
   try {
-    if (faults.latencyMs > 0) await sleep(faults.latencyMs, undefined, { signal: closed });
+    if (faults.latencyMs > 0) {
+      await sleep(faults.latencyMs, undefined, { signal: closed });
+      // The client gave up meanwhile (a timeout): the faults queued for later requests stay theirs.
+      if (req.socket.destroyed) return;
+    }
     const method = req.method ?? 'GET';
     const { pathname, searchParams } = requestTarget(req.url ?? '/');
     const path = pathname.replace(/\/+$/, '');

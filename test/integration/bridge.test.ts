@@ -215,7 +215,8 @@ describe('errors in words', () => {
     const impatient = new AsyntaiClient({ apiKey: emulator.apiKey, baseUrl: emulator.url, chatTimeoutMs: 50 });
     opened.push(impatient);
     const { bridge } = await makeBridge({ client: impatient });
-    emulator.faults.setLatency(500);
+    // Well past the limit: undici's timers fire up to about a second late.
+    emulator.faults.setLatency(2_500);
     expect(await ask(bridge)).toMatch(/not reachable right now/);
   });
 
