@@ -73,6 +73,8 @@ export class Bridge implements BridgePort {
   private readonly typingIntervalMs: number;
   /** When each kind of operator-facing failure was last logged: once a minute is enough. */
   private readonly lastLogged = new Map<string, number>();
+  /** "Answered" marks still being written; `idle()` waits for them. */
+  private readonly marking = new Set<Promise<void>>();
 
   constructor(private readonly options: BridgeOptions) {
     this.queue = new KeyedQueue(options.maxPendingPerThread ?? 20);
@@ -179,10 +181,14 @@ export class Bridge implements BridgePort {
     }
     this.options.events?.answerSent(incoming.platform);
     // Answered already: a store that fails now must not add "try again" to the answer. The claim
-    // still blocks redeliveries until it expires.
-    await this.options.store
+    // still blocks redeliveries until it expires. Written in the background: nobody waits for it,
+    // and the thread's next message need not either (one store round trip less per message on
+    // Redis; README "Performance"); `idle()` waits for it before a shutdown.
+    const mark = this.options.store
       .set(key, 'done', DONE_TTL_MS)
-      .catch((err: unknown) => this.options.logger.warn({ err, dedupe: incoming.dedupeKey }, 'could not mark the message answered'));
+      .catch((err: unknown) => this.options.logger.warn({ err, dedupe: incoming.dedupeKey }, 'could not mark the message answered'))
+      .finally(() => this.marking.delete(mark));
+    this.marking.add(mark);
   }
 
   /** Messages queued or being answered in this instance. */
@@ -190,9 +196,10 @@ export class Bridge implements BridgePort {
     return this.queue.pending;
   }
 
-  /** Resolves once every message received so far is answered (for a graceful shutdown). */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves once every message received so far is answered and marked so (for a graceful shutdown). */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+    await Promise.all([...this.marking]);
   }
 
   /** The commands `isAdmin` may run, in menu order. */
