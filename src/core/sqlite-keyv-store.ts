@@ -31,6 +31,9 @@ export class SqliteKeyvStore {
   readonly #insertIfAbsent: Database.Statement<[string, string, number], { key: string }>;
   readonly #keysWithPrefix: Database.Statement<[number, string], { key: string }>;
   readonly #purge: Database.Statement<[number]>;
+  /** Writes waiting for the next group commit, in the order they were issued. */
+  #batch: Array<{ run: () => unknown; resolve: (value: unknown) => void; reject: (error: Error) => void }> = [];
+  #flushTimer: NodeJS.Immediate | undefined;
 
   /**
    * Opens (creating it if need be) the file at `path` and its table. Throws on a file that is not
@@ -66,25 +69,26 @@ export class SqliteKeyvStore {
   }
 
   get(key: string): Promise<string | undefined> {
-    return settle(() => this.#select.get(key)?.value);
+    return this.#read(() => this.#select.get(key)?.value);
   }
 
   set(key: string, value: string): Promise<void> {
-    return settle(() => void this.#upsert.run(key, value));
+    return this.#write(() => void this.#upsert.run(key, value));
   }
 
   delete(key: string): Promise<boolean> {
-    return settle(() => this.#delete.run(key).changes > 0);
+    return this.#write(() => this.#delete.run(key).changes > 0);
   }
 
   clear(): Promise<void> {
     const prefix = this.namespace ? `${this.namespace}:` : '';
-    return settle(() => {
+    return this.#write(() => {
       for (const key of this.#keysWithPrefix.all(prefix.length, prefix)) this.#delete.run(key.key);
     });
   }
 
   disconnect(): Promise<void> {
+    this.#flush();
     return settle(() => {
       if (this.#db.open) this.#db.close();
     });
@@ -92,17 +96,54 @@ export class SqliteKeyvStore {
 
   /** Stores `serialized` under `key` unless a live entry is there (expiry per Keyv's envelope); true when it did. */
   insertIfAbsent(key: string, serialized: string): Promise<boolean> {
-    return settle(() => this.#insertIfAbsent.get(key, serialized, Date.now()) !== undefined);
+    return this.#write(() => this.#insertIfAbsent.get(key, serialized, Date.now()) !== undefined);
   }
 
   /** The stored keys starting with `prefix`, expired ones included. */
   keysWithPrefix(prefix: string): Promise<string[]> {
-    return settle(() => this.#keysWithPrefix.all(prefix.length, prefix).map((row) => row.key));
+    return this.#read(() => this.#keysWithPrefix.all(prefix.length, prefix).map((row) => row.key));
   }
 
   /** Deletes the entries whose envelope has expired; returns how many. */
   purgeExpired(): Promise<number> {
-    return settle(() => this.#purge.run(Date.now()).changes);
+    return this.#write(() => this.#purge.run(Date.now()).changes);
+  }
+
+  /**
+   * Group commit: writes issued in one turn of the event loop run in one transaction at
+   * `setImmediate`. A commit (a WAL append) costs about 20 µs whatever it holds, and under load
+   * many messages' claims and marks arrive in the same turn (README "Performance"). Alone, a
+   * write waits only for the current turn to end.
+   */
+  #write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#batch.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#flushTimer ??= setImmediate(() => this.#flush());
+    });
+  }
+
+  /** Reads see every write issued before them: the pending batch is committed first. */
+  #read<T>(run: () => T): Promise<T> {
+    this.#flush();
+    return settle(run);
+  }
+
+  #flush(): void {
+    if (this.#flushTimer) clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    let results: unknown[];
+    try {
+      // IMMEDIATE: the write lock is taken (or waited for) at the start, not midway.
+      results = this.#db.transaction(() => batch.map((op) => op.run())).immediate();
+    } catch (error) {
+      // Lock, disk or closed file: every write of the batch failed alike.
+      for (const op of batch) op.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    batch.forEach((op, i) => op.resolve(results[i]));
   }
 }
 
