@@ -37,6 +37,8 @@ export interface BridgeOptions {
   maxPendingPerThread?: number;
   /** How often "typing…" is renewed while the assistant thinks (platforms show it ~5 s). */
   typingIntervalMs?: number;
+  /** How long the assistant may take before "typing…" is shown at all; default 500 ms. */
+  typingDelayMs?: number;
   /** Keeps answers the platform would not take, for later delivery; without it they are lost. */
   outbox?: Outbox;
   /** Human handoff: relays instead of asking the assistant while a person handles a thread. */
@@ -71,6 +73,7 @@ export class Bridge implements BridgePort {
   private readonly websites: WebsiteBindings;
   private readonly maxMessageChars: number;
   private readonly typingIntervalMs: number;
+  private readonly typingDelayMs: number;
   /** When each kind of operator-facing failure was last logged: once a minute is enough. */
   private readonly lastLogged = new Map<string, number>();
   /** "Answered" marks still being written; `idle()` waits for them. */
@@ -82,6 +85,7 @@ export class Bridge implements BridgePort {
     this.websites = new WebsiteBindings(options.store, options.websiteId);
     this.maxMessageChars = options.maxMessageChars ?? 4_000;
     this.typingIntervalMs = options.typingIntervalMs ?? 4_000;
+    this.typingDelayMs = options.typingDelayMs ?? 500;
   }
 
   /**
@@ -331,15 +335,25 @@ export class Bridge implements BridgePort {
     void outbox.flush();
   }
 
-  /** Shows "typing…" now and renews it until stopped; failures to show it are ignored. */
+  /**
+   * Shows "typing…" once the assistant has taken `typingDelayMs`, and renews it until stopped;
+   * failures to show it are ignored. An answer within the delay needs no indicator: it saves one
+   * platform call per message (two on Slack, a reaction added and removed), which count against
+   * the platforms' rate limits, and the call no longer races the answer (README "Performance").
+   */
   private keepTyping(reply: Reply): () => void {
     const typing = reply.typing?.bind(reply);
     if (!typing) return () => {};
     const show = () => void typing().catch(() => {});
-    show();
-    const timer = setInterval(show, this.typingIntervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
+    let renew: NodeJS.Timeout | undefined;
+    const first = setTimeout(() => {
+      show();
+      renew = setInterval(show, this.typingIntervalMs).unref();
+    }, this.typingDelayMs).unref();
+    return () => {
+      clearTimeout(first);
+      clearInterval(renew);
+    };
   }
 
   private async answerError(incoming: Incoming, reply: Reply, err: unknown): Promise<void> {

@@ -29,7 +29,7 @@ beforeAll(async () => {
   client = new AsyntaiClient({ apiKey: emulator.apiKey, baseUrl: emulator.url, retryBaseMs: 1 });
   store = await openStore('memory://');
   sessions = new SessionMap(store);
-  bridge = new Bridge({ client, store, sessions, logger, userRateLimit: 0 });
+  bridge = new Bridge({ client, store, sessions, logger, userRateLimit: 0, typingDelayMs: 0 }); // typing at once: these tests check each platform's indicator
 });
 
 afterAll(async () => {

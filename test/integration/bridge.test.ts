@@ -53,13 +53,22 @@ function gate() {
 }
 
 describe('answering', () => {
-  it('answers a question from the knowledge base and shows typing', async () => {
-    const { bridge } = await makeBridge();
+  it('answers a question from the knowledge base, showing typing once the assistant takes a while', async () => {
+    const { bridge } = await makeBridge({ typingDelayMs: 100 });
     const reply = recordingReply();
+    emulator.faults.setLatency(1_000); // well past the delay, even on a busy machine
     await bridge.handle(incoming('What are your business hours?'), reply);
     expect(reply.texts).toHaveLength(1);
     expect(reply.all).toMatch(/\d/);
     expect(reply.typingCount).toBeGreaterThan(0);
+  });
+
+  it('a quick answer comes without typing (no platform call for it)', async () => {
+    const { bridge } = await makeBridge({ typingDelayMs: 5_000 });
+    const reply = recordingReply();
+    await bridge.handle(incoming('What are your business hours?'), reply);
+    expect(reply.texts).toHaveLength(1);
+    expect(reply.typingCount).toBe(0);
   });
 
   it('ignores empty and whitespace-only messages', async () => {
