@@ -299,8 +299,8 @@ export class AsyntaiClient {
    * its response headers, `bodyTimeout` between body chunks, both `spec.timeoutMs` (undici's
    * timers have a resolution of about a second, fine for limits of 10 and 30 s). Not an
    * AbortController and a timer per attempt: those were about 5% of the CPU per message (README
-   * "Performance"). A request waiting for a free connection (more than CONNECTIONS at once) is not
-   * yet timed; every request ahead of it ends within its own limit, so the wait is bounded.
+   * "Performance"). A request waiting for a free connection (more than `connections` at once) is
+   * not yet timed; every request ahead of it ends within its own limit, so the wait is bounded.
    */
   private async attempt<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.infer<S>> {
     try {
