@@ -11,11 +11,12 @@
  * (README "Performance"). The unbundled `dist/src` stays, for the other CLIs and for debugging.
  *
  * Left outside the bundle: better-sqlite3 (a native addon, loaded from node_modules).
- * Names are kept (`keepNames`): libraries compare class and error names at run time (renamed
- * identifiers made the Discord adapter hang at start). Whitespace and syntax are minified: V8 keeps
- * every loaded script's source in the heap, and the idle process was about 10 MB smaller
- * (104–116 MB against 122–129 MB, all three adapters on their fakes). A stack trace then points
- * into long lines: `main.js.map` beside it maps them back (`node --enable-source-maps`).
+ * Names are kept (`keepNames`): with identifiers renamed, the bridge never became healthy, even
+ * with Telegram alone (likely a library looking at class or function names; not traced).
+ * Whitespace and syntax are minified: V8 keeps every loaded script's source in the heap, and the
+ * idle process was about 10 MB smaller (104–116 MB against 122–129 MB, all three adapters on
+ * their fakes). A stack trace then points into long lines: `main.js.map` beside it maps them back
+ * (`node --enable-source-maps`).
  */
 import { chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
