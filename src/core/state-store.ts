@@ -288,16 +288,21 @@ export async function withinTime<T>(what: string, timeoutMs: number, call: Promi
   try {
     return await Promise.race([call, late]);
   } catch (error) {
-    throw new StoreUnavailableError(`${what} failed: ${reasonOf(error)}`, { cause: error });
+    throw failed(what, error);
   } finally {
     clearTimeout(timer);
   }
 }
 
+function failed(what: string, error: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(`${what} failed: ${reasonOf(error)}`, { cause: error });
+}
+
 function unavailable<T>(operation: string, call: Promise<T>, timeoutMs: number | undefined): Promise<T> {
-  if (timeoutMs !== undefined) return withinTime(`store ${operation}`, timeoutMs, call);
+  const what = `store ${operation}`;
+  if (timeoutMs !== undefined) return withinTime(what, timeoutMs, call);
   return call.catch((error: unknown) => {
-    throw new StoreUnavailableError(`store ${operation} failed: ${reasonOf(error)}`, { cause: error });
+    throw failed(what, error);
   });
 }
 
