@@ -540,7 +540,8 @@ export class FakeSlack {
     }
     // undici's request on a pool of its own, not fetch: with 50 events at once, fetch's own cost
     // in this process showed up as tens of milliseconds of the bot's "ack time".
-    const res = await this.toBot.request({ origin: new URL(this.botUrl).origin, path: new URL(this.botUrl).pathname, method: 'POST', headers, body });
+    const { origin, pathname } = new URL(this.botUrl);
+    const res = await this.toBot.request({ origin, path: pathname, method: 'POST', headers, body });
     const text = await res.body.text();
     return { status: res.statusCode, text, body: parseMaybe(text) };
   }
